@@ -1,0 +1,202 @@
+"""classcast-agent: sample the panel's health and inventory, spool the events, ship them to the controller.
+
+One thread, one zmq.Poller: the agent must stay within ~25 MB of memory and ~0.2 % of a Pi's CPU, so
+there is no gevent and no thread of our own (libzmq keeps its one I/O thread).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import select
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import zmq
+
+from agent import __version__, collectors
+from agent.config import load_config
+from agent.shipper import Shipper
+from agent.spool import Spool
+from classcast.identity import PanelIdentity, ensure_identity
+from classcast.settings import SettingsError
+
+log = logging.getLogger("agent")
+
+DESCRIPTION = "Sample the panel's health and inventory, spool the events, ship them to the controller."
+ENROLLMENT_CHECK = 2.0  # seconds between looks for the credentials the player saves when enrolled
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Return the exit status: 0 after SIGTERM or SIGINT, 2 for a bad configuration, 1 for a bad data dir."""
+    args = _parse_args(argv)
+    try:
+        config = load_config(args.config, overrides=_overrides(args))
+    except SettingsError as exc:
+        print(f"classcast-agent: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(config["log_level"])
+    with Stopper() as stopper:
+        try:
+            identity = _wait_for_enrollment(Path(config["data_dir"]), stopper)
+            if identity is not None:
+                run(config, identity, stopper)
+        except OSError as exc:  # the data directory cannot be made or written: say so, systemd retries
+            log.error("cannot use the data directory %s: %s", config["data_dir"], exc)
+            return 1
+        log.info("%s received: stopped", stopper.signal.name if stopper.signal else "stop")
+    return 0
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="classcast-agent", description=DESCRIPTION)
+    parser.add_argument("--config", type=Path, metavar="FILE", help="a TOML file of settings")
+    parser.add_argument("--data-dir", help="the panel's data directory (identity, spool)")
+    parser.add_argument(
+        "--telemetry", metavar="ENDPOINT", help="the controller's endpoint, e.g. tcp://host:5556"
+    )
+    parser.add_argument("--heartbeat-interval", metavar="SECONDS", help="seconds between heartbeats")
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING or ERROR")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser.parse_args(argv)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    # Strings on purpose: classcast.settings parses them and names the bad one in its error.
+    return {
+        "data_dir": args.data_dir,
+        "telemetry_endpoint": args.telemetry,
+        "heartbeat_interval": args.heartbeat_interval,
+        "log_level": args.log_level,
+    }
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+class Stopper:
+    """SIGTERM and SIGINT as a flag, and as a readable file descriptor that wakes a poll at once."""
+
+    def __init__(self) -> None:
+        self.signal: signal.Signals | None = None
+        self.fd, self._write_fd = os.pipe()
+        os.set_blocking(self.fd, False)
+        os.set_blocking(self._write_fd, False)
+        # Python runs handlers between bytecodes only; the wake-up fd is what interrupts a waiting poll.
+        self._old_wakeup_fd = signal.set_wakeup_fd(self._write_fd)
+        self._old_handlers = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.signal = signal.Signals(signum)  # logged by the loop: a handler may interrupt a log call
+
+    def wait(self, timeout: float) -> bool:
+        """Return True if a stop was requested, having waited up to `timeout` seconds for one."""
+        if not self.requested:
+            select.select([self.fd], [], [], timeout)
+        self.drain()
+        return self.requested
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def __enter__(self) -> Stopper:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(self._old_wakeup_fd)
+        os.close(self.fd)
+        os.close(self._write_fd)
+
+
+def _wait_for_enrollment(data_dir: Path, stopper: Stopper) -> PanelIdentity | None:
+    """Return the panel's identity once it is enrolled; None if told to stop first."""
+    identity = ensure_identity(data_dir)
+    if not identity.enrolled:
+        log.info("waiting for this panel to be enrolled (key fingerprint %s)", identity.fingerprint)
+    while not identity.enrolled:
+        if stopper.wait(ENROLLMENT_CHECK):
+            return None
+        identity = ensure_identity(data_dir)
+    return identity
+
+
+def run(config: dict[str, Any], identity: PanelIdentity, stopper: Stopper) -> None:
+    """Sample, spool and ship until `stopper` is triggered."""
+    data_dir = Path(config["data_dir"])
+    readings = collectors.Readings(data_dir)
+    context = zmq.Context()
+    try:
+        with Spool(data_dir, max_events=config["spool_max_events"]) as spool:
+            shipper = Shipper(
+                context, identity, spool, endpoint=config["telemetry_endpoint"], **_shipping(config)
+            )
+            try:
+                log.info(
+                    "agent %s shipping to %s, %d events spooled", __version__, shipper.endpoint, spool.depth()
+                )
+                _loop(config, readings, spool, shipper, stopper)
+            finally:
+                shipper.close()
+    finally:
+        context.term()
+
+
+def _shipping(config: dict[str, Any]) -> dict[str, Any]:
+    names = ("batch_max_events", "batch_max_wait", "ack_timeout", "retry_min", "retry_max")
+    return {name: config[name] for name in names}
+
+
+def _loop(
+    config: dict[str, Any], readings: collectors.Readings, spool: Spool, shipper: Shipper, stopper: Stopper
+) -> None:
+    poller = zmq.Poller()
+    poller.register(shipper.socket, zmq.POLLIN)
+    poller.register(stopper.fd, zmq.POLLIN)
+    next_inventory = next_heartbeat = time.monotonic()
+    while not stopper.requested:
+        now = time.monotonic()
+        if now >= next_inventory:
+            spool.append(collectors.inventory(readings))
+            next_inventory = _next(next_inventory, config["inventory_interval"], now)
+        if now >= next_heartbeat:
+            spool.append(collectors.heartbeat(readings))
+            next_heartbeat = _next(next_heartbeat, config["heartbeat_interval"], now)
+        wake = min(t for t in (next_inventory, next_heartbeat, shipper.step(now)) if t is not None)
+        # Rounded up: a timeout rounded down to 0 ms would spin until the deadline.
+        ready = dict(poller.poll(math.ceil(max(0.0, wake - time.monotonic()) * 1000)))
+        if shipper.socket in ready:
+            shipper.receive()
+        stopper.drain()
+
+
+def _next(previous: float, interval: float, now: float) -> float:
+    """Return the next time of a periodic sample: on the beat, unless the beat fell behind (then from now)."""
+    due = previous + interval
+    return due if due > now else now + interval
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The app factory: settings, the database, the content store, blueprints and Socket.IO bound to one app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from flask_socketio import SocketIO
+
+from classcast import __version__
+from controller.config import load_config
+from controller.db import Database
+from controller.store.content import ContentStore
+
+__all__ = ["Services", "__version__", "create_app", "services"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the app's views and handlers share: the settings, the database, the content store, the panels."""
+
+    settings: dict[str, Any]
+    data_dir: Path
+    db: Database
+    content: ContentStore
+    socketio: SocketIO
+    hub: Any  # controller.web.panels.PanelHub; typed loosely to keep this module free of the web layer
+    ingest: Any = None  # controller.ingest.TelemetryIngest, once the server starts it
+
+
+def services() -> Services:
+    """Return the current app's services (inside a request or a Socket.IO handler)."""
+    return current_app.extensions["classcast"]
+
+
+def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None = None) -> Flask:
+    """Return a controller app whose settings are the defaults, `config_file`, the environment, `config`."""
+    settings = load_config(config_file, dict(config or {}))
+    data_dir = Path(settings["data_dir"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings["secret_key"] or _stored_secret(data_dir),
+        MAX_CONTENT_LENGTH=settings["max_upload_bytes"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    socketio = SocketIO(app, async_mode="gevent", cors_allowed_origins=[], logger=False)
+    db = Database(data_dir / "classcast.sqlite")
+    from controller.web import panels as panels_web
+
+    hub = panels_web.PanelHub(socketio, settings["cast_ack_timeout"])
+    app.extensions["classcast"] = Services(
+        settings, data_dir, db, ContentStore(data_dir / "content"), socketio, hub
+    )
+    _register_web(app, socketio)
+    return app
+
+
+def _register_web(app: Flask, socketio: SocketIO) -> None:
+    from controller.web import auth, casting, errors, health, panels, security
+
+    for module in (health, auth, casting, panels):
+        app.register_blueprint(module.blueprint)
+    socketio.on_namespace(panels.PanelNamespace())
+    security.init_app(app)
+    errors.init_app(app)
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """Return the session-signing key kept in the data folder, made on first start."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

@@ -1,0 +1,73 @@
+"""Casting: turning a teacher's choice into `show` commands to a room's panels, and their answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+
+from classcast.protocol import EVENT_SHOW
+from controller.app import Services
+from controller.store import casts, content, orgs, panels
+
+log = logging.getLogger(__name__)
+
+
+class CastError(ValueError):
+    """A cast that cannot be made; `code` is stable, the message is in Russian for the user."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+def item_from_content(svc: Services, sha256: str, school_id: int) -> dict[str, Any]:
+    """Return the `show` item for stored content the school may use."""
+    record = content.get_content(svc.db.read, sha256)
+    if record is None or record["school_id"] not in (None, school_id):
+        raise CastError("no_such_content", "Материал не найден.", 404)
+    return {
+        "kind": "image",
+        "sha256": record["sha256"],
+        "size": record["size"],
+        "mime": record["mime"],
+        "title": record["title"],
+    }
+
+
+def item_from_url(url: str, title: str | None) -> dict[str, Any]:
+    """Return the `show` item for a web page, refusing anything but an http(s) address."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+        raise CastError("bad_url", "Ссылка должна начинаться с http:// или https:// и вести на сайт.")
+    return {"kind": "page", "url": url.strip(), "title": (title or parts.hostname)[:200]}
+
+
+def room_for_user(svc: Services, user: dict[str, Any], room_id: int) -> dict[str, Any]:
+    """Return the room if the user may cast to it; a room outside their school is 'not found'."""
+    room = orgs.get_room(svc.db.read, room_id)
+    if room is None or user["node_type"] != "school" or room["school_id"] != user["node_id"]:
+        raise CastError("no_such_room", "Кабинет не найден.", 404)
+    return room
+
+
+def cast_to_room(svc: Services, user: dict[str, Any], room_id: int, item: dict[str, Any]) -> list[dict]:
+    """Return each panel's answer after sending `item` to every active panel of the room."""
+    room_for_user(svc, user, room_id)
+    targets = panels.panels_of_room(svc.db.read, room_id)
+    if not targets:
+        raise CastError("no_panels", "В этом кабинете нет подключённых экранов.", 409)
+    jobs = [gevent.spawn(_cast_to_panel, svc, user["id"], panel, item) for panel in targets]
+    gevent.joinall(jobs)
+    return [job.value for job in jobs]
+
+
+def _cast_to_panel(svc: Services, user_id: int | None, panel: dict[str, Any], item: dict) -> dict[str, Any]:
+    cast_id = svc.db.write(casts.create_cast, panel, user_id, item)
+    answer = svc.hub.send(panel["id"], EVENT_SHOW, {"cast_id": str(cast_id), "item": item})
+    svc.db.write(casts.record_answer, cast_id, answer)
+    if not answer.get("ok"):
+        log.warning("cast %s to panel %s failed: %s", cast_id, panel["id"], answer.get("error"))
+    return {"cast_id": cast_id, "panel_id": panel["id"], "panel": panel["name"], **answer}

@@ -1,0 +1,26 @@
+"""The controller's settings: defaults, then a TOML file, then CLASSCAST_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from classcast.settings import Setting, load
+
+ENV_PREFIX = "CLASSCAST_"
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", "var/controller", "folder of the database, the content store and the keys"),
+    Setting("host", "127.0.0.1", "address the web server listens on"),
+    Setting("port", 8080, "port of the web UI, the REST API and Socket.IO"),
+    Setting("telemetry_bind", "tcp://127.0.0.1:5556", "ZeroMQ endpoint the telemetry ROUTER binds"),
+    Setting("secret_key", "", "key that signs session cookies; made and kept in the data folder when empty"),
+    Setting("cast_ack_timeout", 10.0, "seconds a cast waits for the panel to report the item shown"),
+    Setting("max_upload_bytes", 200 * 1024 * 1024, "largest file accepted into the content store, bytes"),
+    Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+)
+
+
+def load_config(file: Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the controller's settings, read from defaults, `file`, the environment and `overrides`."""
+    return load(SETTINGS, env_prefix=ENV_PREFIX, file=file, overrides=overrides)

@@ -1,0 +1,209 @@
+"""The demo: a controller with N simulated panels on this machine, all real processes.
+
+Each panel is a real `classcast-player`, a real `classcast-agent` and (unless told otherwise) a real
+headless Chromium showing the player's kiosk page, each panel with its own data folder. The demo
+plays school IT once (it enrols the panels; pairing comes later) and then a teacher, casting the
+sample lesson's slides to every room in turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.event
+
+from classcast.identity import ensure_identity, save_enrollment
+from controller.app import Services, create_app
+from controller.casting import cast_to_room, item_from_content
+from controller.demo_panels import PanelProcesses, find_chromium
+from controller.server import ControllerServer
+from controller.store import content, orgs, panels, telemetry, users
+
+log = logging.getLogger(__name__)
+
+_MARKER = ".classcast-demo"
+CAST_EVERY_S = 10.0
+CONNECT_TIMEOUT_S = 60.0
+
+
+@dataclass
+class DemoWorld:
+    teacher: dict[str, Any]
+    accounts: list[tuple[str, str, str]]  # login, password, role
+    room_ids: list[int]
+    slides: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Tally:
+    casts: int = 0
+    shown: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def run_demo(data_dir: Path, panels: int, duration: float | None, browser: bool) -> int:
+    """Run the demo until Ctrl-C or `duration` seconds; return 0 only if every part of it worked."""
+    if panels < 1:
+        print("classcast-controller demo: нужна хотя бы одна панель (--panels 1 или больше)")
+        return 2
+    chromium = find_chromium() if browser else None
+    if browser and chromium is None:
+        print("classcast-controller demo: нет Chromium; установите пакет chromium или добавьте --no-browser")
+        return 2
+    _fresh(data_dir)
+    app = create_app(
+        {"data_dir": str(data_dir / "controller"), "port": 0, "telemetry_bind": "tcp://127.0.0.1:*"}
+    )
+    svc: Services = app.extensions["classcast"]
+    world = seed(svc, panels)
+    server = ControllerServer(app)
+    server.start()
+    fleet = PanelProcesses(data_dir / "panels", data_dir / "logs", chromium)
+    try:
+        _enroll_and_start(svc, server, fleet, world)
+        _print_welcome(server, world, fleet)
+        return _drive(svc, world, fleet, panels, duration)
+    finally:
+        fleet.stop()
+        server.stop()
+
+
+def seed(svc: Services, panel_count: int) -> DemoWorld:
+    """Return the demo's world: a region, a municipality, a school with a room per panel, and accounts."""
+
+    def build(db: Any) -> tuple[int, int, int, list[int]]:
+        region = orgs.create_region(db, "54", "Новосибирская область")
+        municipality = orgs.create_municipality(db, region, "город Новосибирск")
+        school = orgs.create_school(
+            db,
+            municipality,
+            "Муниципальное бюджетное общеобразовательное учреждение «Средняя общеобразовательная школа № 1»",
+            "МБОУ СОШ № 1",
+            timezone="Asia/Novosibirsk",
+        )
+        rooms = [orgs.create_room(db, school, f"Кабинет {101 + i}") for i in range(panel_count)]
+        return region, municipality, school, rooms
+
+    region, municipality, school, rooms = svc.db.write(build)
+    people = [
+        ("teacher", "Учитель Иванова М. П.", "teacher", "school", school),
+        ("it", "Координатор ОО Петров С. А.", "school_it", "school", school),
+        ("municipal", "Специалист МОУО", "municipal", "municipality", municipality),
+        ("regional", "Специалист министерства", "regional", "region", region),
+    ]
+    accounts = []
+    for login, name, role, node_type, node_id in people:
+        password = secrets.token_urlsafe(9)  # never a default password, even in a demo
+        svc.db.write(users.create_user, login, password, name, role, node_type, node_id)
+        accounts.append((login, password, role))
+    world = DemoWorld(users.authenticate(svc.db.read, "teacher", accounts[0][1]), accounts, rooms)
+    for i, slide in enumerate(
+        sorted((files("controller") / "sample_lesson").iterdir(), key=lambda p: p.name), start=1
+    ):
+        if slide.name.endswith(".svg"):
+            title = f"Дроби, слайд {i}"
+            world.slides.append(
+                content.add_content(svc.db, svc.content, slide.read_bytes(), title, None)["sha256"]
+            )
+    return world
+
+
+def _enroll_and_start(
+    svc: Services, server: ControllerServer, fleet: PanelProcesses, world: DemoWorld
+) -> None:
+    for number, room_id in enumerate(world.room_ids, start=1):
+        panel_dir = fleet.panel_dir(number)
+        identity = ensure_identity(panel_dir)
+        name = f"Панель {number}"
+        _, token = svc.db.write(panels.enroll_panel, room_id, name, identity.public_key)
+        save_enrollment(panel_dir, token=token, controller_key=server.public_key)
+        fleet.start_panel(number, server.url, svc.ingest.endpoint)
+
+
+def _drive(
+    svc: Services, world: DemoWorld, fleet: PanelProcesses, panel_count: int, duration: float | None
+) -> int:
+    stop = gevent.event.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(sig, stop.set)
+    deadline = None if duration is None else time.monotonic() + duration
+    if not _wait_connected(svc, fleet, panel_count, stop):
+        print("Не все панели подключились за минуту; подробности в журналах:", fleet.log_dir)
+    tally = Tally()
+    slide = 0
+    while not stop.is_set():
+        _cast_round(svc, world, world.slides[slide % len(world.slides)], tally)
+        slide += 1
+        wait = CAST_EVERY_S if deadline is None else min(CAST_EVERY_S, deadline - time.monotonic())
+        if wait <= 0 or stop.wait(wait) or (deadline is not None and time.monotonic() >= deadline):
+            break
+    gevent.sleep(0)  # let a last heartbeat batch be committed
+    return _summary(svc, panel_count, tally)
+
+
+def _wait_connected(svc: Services, fleet: PanelProcesses, panel_count: int, stop: gevent.event.Event) -> bool:
+    started = time.monotonic()
+    while time.monotonic() - started < CONNECT_TIMEOUT_S and not stop.is_set():
+        if svc.hub.connected_count >= panel_count and fleet.kiosks_ready():
+            print(f"Все панели на связи ({panel_count}) через {time.monotonic() - started:.1f} с.")
+            return True
+        gevent.sleep(0.2)
+    return False
+
+
+def _cast_round(svc: Services, world: DemoWorld, sha256: str, tally: Tally) -> None:
+    item = item_from_content(svc, sha256, world.teacher["node_id"])
+    for room_id in world.room_ids:
+        for answer in cast_to_room(svc, world.teacher, room_id, item):
+            tally.casts += 1
+            if answer.get("ok"):
+                tally.shown += 1
+            else:
+                tally.failures.append(f"{answer['panel']}: {answer.get('error')}")
+    print(f"Показ «{item['title']}»: подтверждено {tally.shown} из {tally.casts} с начала демо.", flush=True)
+
+
+def _summary(svc: Services, panel_count: int, tally: Tally) -> int:
+    connected = svc.hub.connected_count
+    events = telemetry.count_events(svc.db.read)
+    beating = len(telemetry.panels_with_heartbeat(svc.db.read))
+    print("\nИтог демо:")
+    print(f"  панелей на связи:          {connected} из {panel_count}")
+    print(f"  показов подтверждено:      {tally.shown} из {tally.casts}")
+    print(f"  событий телеметрии в базе: {events} (панелей с пульсом: {beating} из {panel_count})")
+    for failure in tally.failures[:10]:
+        print(f"  сбой показа: {failure}")
+    ok = (
+        connected == panel_count and tally.casts > 0 and tally.shown == tally.casts and beating == panel_count
+    )
+    print("  всё работает" if ok else "  есть сбои (см. выше и журналы)", flush=True)
+    return 0 if ok else 1
+
+
+def _print_welcome(server: ControllerServer, world: DemoWorld, fleet: PanelProcesses) -> None:
+    print(f"\nClassCast демо: {server.url}/   (телеметрия: {server.svc.ingest.endpoint})")
+    print("Учётные записи (пароли созданы для этого запуска):")
+    for login, password, role in world.accounts:
+        print(f"  {login:<10} {password:<14} {role}")
+    for number, url in fleet.kiosk_urls().items():
+        print(f"  экран панели {number}: {url}")
+    print("Ctrl-C — остановить.\n", flush=True)
+
+
+def _fresh(data_dir: Path) -> None:
+    """Empty the demo's folder, but only one the demo made (it holds the marker file)."""
+    if data_dir.exists() and any(data_dir.iterdir()):
+        if not (data_dir / _MARKER).exists():
+            raise SystemExit(f"Папка {data_dir} не пуста и создана не демо; укажите другую --data-dir.")
+        shutil.rmtree(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / _MARKER).touch()

@@ -1,0 +1,61 @@
+"""Serving the app on gevent: the WSGI server (with Nagle off) and telemetry ingest beside it."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from typing import Any
+
+from flask import Flask
+from gevent import pywsgi
+
+from controller.app import Services
+from controller.ingest import TelemetryIngest, server_keys
+
+log = logging.getLogger(__name__)
+
+
+class _NoDelayServer(pywsgi.WSGIServer):
+    """A WSGI server that turns Nagle's algorithm off on every connection.
+
+    With it on, a small response on a keep-alive connection waits for the client's delayed ACK:
+    tens of milliseconds per request for a page or a cast, for nothing.
+    """
+
+    def handle(self, sock: socket.socket, address: Any) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle(sock, address)
+
+
+class ControllerServer:
+    """The web server and the telemetry ROUTER of one app; `start()` binds both, `stop()` closes them."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.svc: Services = app.extensions["classcast"]
+        settings = self.svc.settings
+        access_log = pywsgi.LoggingLogAdapter(logging.getLogger("controller.access"), logging.DEBUG)
+        self.http = _NoDelayServer(
+            (settings["host"], settings["port"]),
+            app,
+            log=access_log,
+            error_log=logging.getLogger("controller.http"),
+        )
+        public_key, secret_key = server_keys(self.svc.data_dir)
+        self.public_key = public_key
+        self.svc.ingest = TelemetryIngest(self.svc.db, settings["telemetry_bind"], secret_key)
+
+    def start(self) -> None:
+        self.http.start()
+        self.svc.ingest.start()
+        log.info("controller listening on %s, telemetry on %s", self.url, self.svc.ingest.endpoint)
+
+    @property
+    def url(self) -> str:
+        host, port = self.http.address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.http.stop(timeout=2)
+        self.svc.ingest.stop()
+        self.svc.db.close()

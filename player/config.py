@@ -1,0 +1,31 @@
+"""The player's settings: defaults, then a TOML file, then CLASSCAST_PLAYER_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from classcast.settings import Setting, load
+
+ENV_PREFIX = "CLASSCAST_PLAYER_"
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "data_dir",
+        "/var/lib/classcast/panel",
+        "the panel's folder: identity, content cache (shared with the agent)",
+    ),
+    Setting("controller_url", "http://127.0.0.1:8080", "the controller's base URL"),
+    Setting("kiosk_host", "127.0.0.1", "address of the kiosk page server; keep it on loopback"),
+    Setting("kiosk_port", 8090, "port of the kiosk page server (0 picks a free one)"),
+    Setting("show_timeout", 10.0, "seconds the kiosk page has to report an item shown"),
+    Setting("fetch_timeout", 30.0, "seconds a content download may take before it counts as failed"),
+    Setting("retry_min", 1.0, "first wait before reconnecting to the controller, seconds"),
+    Setting("retry_max", 60.0, "longest wait between reconnection attempts, seconds"),
+    Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+)
+
+
+def load_config(file: Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the player's settings, read from defaults, `file`, the environment and `overrides`."""
+    return load(SETTINGS, env_prefix=ENV_PREFIX, file=file, overrides=overrides)

@@ -1,0 +1,161 @@
+"""The kiosk page's server, on loopback: the page, its events stream, and what it reports back.
+
+The kiosk browser opens `/`; the page listens on `/events` (server-sent events) for what to show and
+posts to `/shown` once an item is on screen. A page that (re)connects is sent the current item at
+once, so a reloaded or restarted browser comes back to what it was showing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import re
+import time
+from collections.abc import Callable, Iterator
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.event
+import gevent.queue
+from gevent import pywsgi
+
+log = logging.getLogger(__name__)
+
+_STATIC = files("player") / "static"
+_STATIC_FILES = {"kiosk.js", "kiosk.css"}
+_CACHE_PATH = re.compile(r"/cache/([0-9a-f]{64})")
+_KEEPALIVE_S = 15.0
+_HEADERS = [
+    (
+        "Content-Security-Policy",
+        "default-src 'self'; frame-src http: https:; img-src 'self'; object-src 'none'",
+    ),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "no-store"),
+]
+StartResponse = Callable[..., Any]
+
+
+class Kiosk:
+    """What the page shows now, the pages attached, and the wait for each item to be shown."""
+
+    def __init__(self, cached: Callable[[str], tuple[Path, str] | None]) -> None:
+        self._cached_file = cached
+        self.current: dict[str, Any] | None = None
+        self._pages: set[gevent.queue.Queue] = set()
+        self._waiting: dict[str, gevent.event.AsyncResult] = {}
+        self.attached = gevent.event.Event()
+
+    @property
+    def pages(self) -> int:
+        return len(self._pages)
+
+    def show(self, cast_id: str, item: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Return the page's report once `item` is on screen: {"ok", "shown_at"} or an error answer."""
+        message = {"cast_id": cast_id, "item": item}
+        self.current = message
+        done = self._waiting[cast_id] = gevent.event.AsyncResult()
+        for page in list(self._pages):
+            page.put(message)
+        try:
+            return done.get(timeout=timeout)
+        except gevent.Timeout:
+            return {"ok": False, "error": "timeout" if self._pages else "no_display"}
+        finally:
+            self._waiting.pop(cast_id, None)
+
+    def report(self, body: dict[str, Any]) -> None:
+        """Take a page's report that an item is on screen (or could not be shown)."""
+        waiting = self._waiting.get(str(body.get("cast_id")))
+        if waiting is None:
+            return
+        if body.get("ok") is True and isinstance(body.get("shown_at"), int | float):
+            waiting.set({"ok": True, "shown_at": float(body["shown_at"])})
+        else:
+            error = body.get("error") if body.get("error") in ("bad_item", "fetch_failed") else "bad_item"
+            waiting.set({"ok": False, "error": error, "message": str(body.get("message", ""))[:200]})
+
+    # --- WSGI ---------------------------------------------------------------------------------------
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterator[bytes] | list[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "/")
+        if method == "GET" and path == "/":
+            return _file(start_response, _STATIC / "kiosk.html", "text/html; charset=utf-8")
+        if method == "GET" and path.startswith("/static/") and path[8:] in _STATIC_FILES:
+            return _file(start_response, _STATIC / path[8:], mimetypes.guess_type(path)[0] or "text/plain")
+        if method == "GET" and path == "/healthz":
+            return _plain(start_response, "200 OK", b"attached" if self._pages else b"waiting")
+        if method == "GET" and path == "/events":
+            start_response("200 OK", [("Content-Type", "text/event-stream"), *_HEADERS])
+            return self._stream()
+        if method == "POST" and path == "/shown":
+            return self._shown(environ, start_response)
+        match = _CACHE_PATH.fullmatch(path)
+        if method == "GET" and match:
+            return self._cached(match.group(1), start_response)
+        return _plain(start_response, "404 Not Found", b"not found")
+
+    def _stream(self) -> Iterator[bytes]:
+        page: gevent.queue.Queue = gevent.queue.Queue()
+        self._pages.add(page)
+        self.attached.set()
+        log.info("kiosk page attached (%d open)", len(self._pages))
+        try:
+            yield b"retry: 1000\n\n"
+            if self.current is not None:
+                yield _event(self.current)
+            while True:
+                try:
+                    yield _event(page.get(timeout=_KEEPALIVE_S))
+                except gevent.queue.Empty:
+                    yield b": keep-alive\n\n"
+        finally:
+            self._pages.discard(page)
+            if not self._pages:
+                self.attached.clear()
+            log.info("kiosk page detached (%d open)", len(self._pages))
+
+    def _shown(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        try:
+            length = min(int(environ.get("CONTENT_LENGTH") or 0), 4096)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            return _plain(start_response, "400 Bad Request", b"bad report")
+        if isinstance(body, dict):
+            body.setdefault("reported_at", time.time())
+            self.report(body)
+        return _plain(start_response, "204 No Content", b"")
+
+    def _cached(self, sha256: str, start_response: StartResponse) -> list[bytes]:
+        found = self._cached_file(sha256)
+        if found is None:
+            return _plain(start_response, "404 Not Found", b"not cached")
+        return _file(start_response, *found)
+
+
+def _event(message: dict[str, Any]) -> bytes:
+    return b"event: show\ndata: " + json.dumps(message, ensure_ascii=False).encode() + b"\n\n"
+
+
+def _plain(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), *_HEADERS])
+    return [body]
+
+
+def _file(start_response: StartResponse, path: Any, mime: str) -> list[bytes]:
+    data = path.read_bytes()
+    start_response("200 OK", [("Content-Type", mime), ("Content-Length", str(len(data))), *_HEADERS])
+    return [data]
+
+
+def serve(kiosk: Kiosk, host: str, port: int) -> pywsgi.WSGIServer:
+    """Return the started kiosk server (port 0 picks a free one: see `server.server_port`)."""
+    server = pywsgi.WSGIServer((host, port), kiosk, log=None, error_log=logging.getLogger("player.http"))
+    server.start()
+    log.info("kiosk page at http://%s:%d/", host, server.server_port)
+    return server

@@ -1,0 +1,154 @@
+"""Real processes for end-to-end tests: a controller, players, agents, and Debian's Chromium."""
+
+from __future__ import annotations
+
+import http.cookiejar
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, sync_playwright
+
+CHROMIUM = os.environ.get("CLASSCAST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    def stop(self, timeout: float = 10) -> int:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            return self.popen.wait()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
+    """Start a program as a real process (stderr to a log file); every one is stopped at the end."""
+    started: list[Proc] = []
+
+    def start(name: str, *argv: str, env: dict[str, str] | None = None) -> Proc:
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as stderr:
+            popen = subprocess.Popen(
+                [sys.executable, *argv],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **(env or {})},
+            )
+        proc = Proc(name, popen, log)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in reversed(started):
+        proc.stop()
+        if proc.popen.stdout:
+            proc.popen.stdout.close()
+
+
+def read_line(proc: Proc, prefix: str, timeout: float = 20) -> str:
+    """Return the rest of the first stdout line of `proc` that starts with `prefix`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.popen.stdout.readline().decode()
+        if line.startswith(prefix):
+            return line[len(prefix) :].strip()
+        if not line and proc.popen.poll() is not None:
+            break
+    raise AssertionError(f"{proc.name} never printed {prefix!r}; its log:\n{proc.log_text()}")
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class WebUser:
+    """A person at the controller's web UI, over real HTTP with a cookie jar."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        self.csrf = ""
+
+    def sign_in(self, login: str, password: str) -> None:
+        page = self.opener.open(self.base_url + "/login", timeout=10).read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode({"login": login, "password": password, "csrf_token": token}).encode()
+        self.opener.open(self.base_url + "/login", data=form, timeout=10).read()
+        self.csrf = self.get_json("/api/session")["csrf_token"]
+
+    def get_json(self, path: str) -> Any:
+        with self.opener.open(self.base_url + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "X-CSRF-Token": self.csrf},
+        )
+        with self.opener.open(request, timeout=30) as response:
+            return json.loads(response.read())
+
+
+def solid_png(rgb: tuple[int, int, int], size: tuple[int, int] = (320, 180)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, rgb).save(out, format="PNG")
+    return out.getvalue()
+
+
+def centre_pixel(png: bytes) -> tuple[int, int, int]:
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return image.getpixel((image.width // 2, image.height // 2))
+
+
+def close_to(colour: tuple[int, ...], expected: tuple[int, int, int], tolerance: int = 12) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
