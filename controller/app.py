@@ -52,6 +52,9 @@ def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None
         MAX_CONTENT_LENGTH=settings["max_upload_bytes"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["secure_cookies"],
+        SESSION_COOKIE_NAME="classcast_session",
+        PERMANENT_SESSION_LIFETIME=int(settings["session_lifetime_hours"] * 3600),
     )
     socketio = SocketIO(app, async_mode="gevent", cors_allowed_origins=[], logger=False)
     db = Database(data_dir / "classcast.sqlite")
@@ -66,9 +69,9 @@ def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None
 
 
 def _register_web(app: Flask, socketio: SocketIO) -> None:
-    from controller.web import auth, casting, errors, health, panels, security
+    from controller.web import accounts, audit_log, auth, casting, errors, health, panels, registry, security
 
-    for module in (health, auth, casting, panels):
+    for module in (health, auth, casting, panels, registry, accounts, audit_log):
         app.register_blueprint(module.blueprint)
     socketio.on_namespace(panels.PanelNamespace())
     security.init_app(app)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import gevent
 
 from classcast.protocol import EVENT_SHOW
+from controller import access
 from controller.app import Services
 from controller.store import casts, content, orgs, panels
 
@@ -46,10 +47,18 @@ def item_from_url(url: str, title: str | None) -> dict[str, Any]:
 
 
 def room_for_user(svc: Services, user: dict[str, Any], room_id: int) -> dict[str, Any]:
-    """Return the room if the user may cast to it; a room outside their school is 'not found'."""
+    """Return the room if the user may cast to it; a room outside their subtree is 'not found'."""
     room = orgs.get_room(svc.db.read, room_id)
-    if room is None or user["node_type"] != "school" or room["school_id"] != user["node_id"]:
-        raise CastError("no_such_room", "Кабинет не найден.", 404)
+    try:
+        if room is None:
+            raise access.NotFound("room")
+        access.check(user, "cast", "create", access.place_of(svc.db.read, "room", room_id))
+    except access.NotFound:
+        raise CastError("no_such_room", "Кабинет не найден.", 404) from None
+    except access.Forbidden:
+        raise CastError(
+            "forbidden", "Показывать на экранах может учитель или координатор школы.", 403
+        ) from None
     return room
 
 

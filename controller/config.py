@@ -17,6 +17,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("secret_key", "", "key that signs session cookies; made and kept in the data folder when empty"),
     Setting("cast_ack_timeout", 10.0, "seconds a cast waits for the panel to report the item shown"),
     Setting("max_upload_bytes", 200 * 1024 * 1024, "largest file accepted into the content store, bytes"),
+    Setting("session_lifetime_hours", 12.0, "hours a sign-in lasts; signing out ends it at once"),
+    Setting(
+        "secure_cookies", True, "send the session cookie over HTTPS only; false only for a demo on loopback"
+    ),
+    Setting("audit_retention_days", 1095.0, "days the audit log keeps an event (the operator sets it)"),
+    Setting("oidc_issuer", "", "OpenID Connect issuer URL of the single sign-on (ESIA); empty turns SSO off"),
+    Setting("oidc_client_id", "", "the controller's client id at the single sign-on"),
+    Setting("oidc_client_secret", "", "the controller's client secret at the single sign-on"),
+    Setting("oidc_scopes", "openid profile email", "scopes asked for at sign-on"),
+    Setting("oidc_link_claim", "email", "the ID token claim that finds an existing account at first sign-on"),
+    Setting("oidc_link_field", "email", "the account field that claim must equal: email or login"),
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 

@@ -17,65 +17,11 @@ import gevent
 import gevent.event
 import gevent.queue
 import sqlite_utils
-from sqlite_utils.migrations import Migrations
+
+from controller.migrations import migrations
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-migrations = Migrations("classcast")
-
-
-@migrations(name="0001_registry_panels_content_telemetry")
-def _m0001(db: sqlite_utils.Database) -> None:
-    for statement in _SCHEMA_0001:
-        db.execute(statement)
-
-
-_SCHEMA_0001 = (
-    """CREATE TABLE region (
-        id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-        archived_at TEXT)""",
-    """CREATE TABLE municipality (
-        id INTEGER PRIMARY KEY, region_id INTEGER NOT NULL REFERENCES region(id),
-        name TEXT NOT NULL, archived_at TEXT)""",
-    """CREATE TABLE school (
-        id INTEGER PRIMARY KEY, municipality_id INTEGER NOT NULL REFERENCES municipality(id),
-        name TEXT NOT NULL, short_name TEXT NOT NULL, ogrn TEXT, inn TEXT, address TEXT,
-        timezone TEXT NOT NULL DEFAULT 'Europe/Moscow', archived_at TEXT)""",
-    """CREATE TABLE room (
-        id INTEGER PRIMARY KEY, school_id INTEGER NOT NULL REFERENCES school(id),
-        name TEXT NOT NULL, archived_at TEXT)""",
-    """CREATE TABLE user (
-        id INTEGER PRIMARY KEY, login TEXT NOT NULL UNIQUE, password_hash TEXT,
-        full_name TEXT NOT NULL, role TEXT NOT NULL
-            CHECK (role IN ('teacher', 'school_it', 'municipal', 'regional', 'operator')),
-        node_type TEXT CHECK (node_type IN ('region', 'municipality', 'school')),
-        node_id INTEGER, created_at TEXT NOT NULL, archived_at TEXT)""",
-    """CREATE TABLE panel (
-        id INTEGER PRIMARY KEY, school_id INTEGER NOT NULL REFERENCES school(id),
-        room_id INTEGER REFERENCES room(id), name TEXT NOT NULL,
-        state TEXT NOT NULL DEFAULT 'active',
-        token_hash TEXT UNIQUE, curve_public_key TEXT UNIQUE,
-        created_at TEXT NOT NULL, last_seen_at TEXT, player_version TEXT, agent_version TEXT)""",
-    """CREATE TABLE content (
-        sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, mime TEXT NOT NULL, title TEXT NOT NULL,
-        school_id INTEGER REFERENCES school(id), created_at TEXT NOT NULL)""",
-    """CREATE TABLE "cast" (
-        id INTEGER PRIMARY KEY, panel_id INTEGER NOT NULL REFERENCES panel(id),
-        room_id INTEGER REFERENCES room(id), user_id INTEGER REFERENCES user(id),
-        kind TEXT NOT NULL, content_sha256 TEXT REFERENCES content(sha256), url TEXT,
-        title TEXT NOT NULL, status TEXT NOT NULL DEFAULT 'sent',
-        created_at TEXT NOT NULL, shown_at REAL, error TEXT)""",
-    """CREATE TABLE telemetry_event (
-        panel_id INTEGER NOT NULL REFERENCES panel(id), event_id TEXT NOT NULL,
-        type TEXT NOT NULL, wall_time REAL NOT NULL, received_at REAL NOT NULL,
-        clock_synced INTEGER NOT NULL, data TEXT NOT NULL,
-        PRIMARY KEY (panel_id, event_id)) WITHOUT ROWID""",
-    "CREATE INDEX telemetry_event_by_type_time ON telemetry_event(type, wall_time)",
-    """CREATE TABLE telemetry_rejection (
-        id INTEGER PRIMARY KEY, panel_id INTEGER REFERENCES panel(id), event_id TEXT,
-        error TEXT NOT NULL, received_at REAL NOT NULL)""",
-)
 
 
 def connect(path: Path) -> sqlite_utils.Database:

@@ -61,7 +61,13 @@ def run_demo(data_dir: Path, panels: int, duration: float | None, browser: bool)
         return 2
     _fresh(data_dir)
     app = create_app(
-        {"data_dir": str(data_dir / "controller"), "port": 0, "telemetry_bind": "tcp://127.0.0.1:*"}
+        # Plain HTTP on loopback: the session cookie cannot be HTTPS-only here, as it must be in service.
+        {
+            "data_dir": str(data_dir / "controller"),
+            "port": 0,
+            "telemetry_bind": "tcp://127.0.0.1:*",
+            "secure_cookies": False,
+        }
     )
     svc: Services = app.extensions["classcast"]
     world = seed(svc, panels)

@@ -43,3 +43,95 @@ def authenticate(db: Database, login: str, password: str) -> dict[str, Any] | No
 def get_user(db: Database, user_id: int) -> dict[str, Any] | None:
     rows = db.query("SELECT * FROM user WHERE id = ? AND archived_at IS NULL", [user_id])
     return next(iter(rows), None)
+
+
+ROLE_NODE = {"teacher": "school", "school_it": "school", "municipal": "municipality", "regional": "region"}
+_PUBLIC_FIELDS = "id, login, full_name, email, role, node_type, node_id, created_at, archived_at"
+
+
+class AccountInvalid(ValueError):
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
+        self.fields = fields
+
+
+def clean_account(body: Any, *, creating: bool) -> dict[str, Any]:
+    """Return the account fields of `body`, checked; raise AccountInvalid with reasons in Russian."""
+    if not isinstance(body, dict):
+        raise AccountInvalid({"_": "Нужен JSON-объект."})
+    row: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field, limit in (("login", 64), ("full_name", 200), ("email", 200)):
+        value = body.get(field)
+        if value is None and not (creating and field != "email"):
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value) > limit:
+            errors[field] = f"Строка от 1 до {limit} символов."
+        else:
+            row[field] = value.strip()
+    if "login" in row and not all(c.isalnum() or c in "._-@" for c in row["login"]):
+        errors["login"] = "Только буквы, цифры и . _ - @"
+    if "role" in body or creating:
+        _clean_role(body, row, errors)
+    if errors:
+        raise AccountInvalid(errors)
+    return row
+
+
+def _clean_role(body: dict[str, Any], row: dict[str, Any], errors: dict[str, str]) -> None:
+    role = body.get("role")
+    if role not in ROLE_NODE and role != "operator":
+        errors["role"] = "Роль: teacher, school_it, municipal, regional или operator."
+        return
+    node_type = ROLE_NODE.get(role)
+    node_id = body.get("node_id")
+    if node_type and (isinstance(node_id, bool) or not isinstance(node_id, int)):
+        errors["node_id"] = (
+            "Укажите, к какому узлу (школе, муниципалитету, региону) относится учётная запись."
+        )
+        return
+    row.update(role=role, node_type=node_type, node_id=node_id if node_type else None)
+
+
+def create_account(db: Database, row: dict[str, Any], password: str | None) -> dict[str, Any]:
+    """Return the new account; without a password it can sign in only through single sign-on."""
+    if next(iter(db.query("SELECT id FROM user WHERE login = ?", [row["login"]])), None):
+        raise AccountInvalid({"login": "Такой логин уже есть."})
+    record = {**row, "password_hash": _hasher.hash(password) if password else None, "created_at": now_iso()}
+    return public_account(db, db["user"].insert(record).last_pk)
+
+
+def update_account(db: Database, user_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    if "login" in row and next(
+        iter(db.query("SELECT id FROM user WHERE login = ? AND id != ?", [row["login"], user_id])), None
+    ):
+        raise AccountInvalid({"login": "Такой логин уже есть."})
+    if row:
+        db["user"].update(user_id, row)
+    return public_account(db, user_id)
+
+
+def archive_account(db: Database, user_id: int) -> dict[str, Any]:
+    db["user"].update(user_id, {"archived_at": now_iso()})
+    db.execute("DELETE FROM session WHERE user_id = ?", [user_id])
+    return public_account(db, user_id)
+
+
+def public_account(db: Database, user_id: int) -> dict[str, Any]:
+    """Return an account without its password hash or SSO subject."""
+    return next(iter(db.query(f"SELECT {_PUBLIC_FIELDS} FROM user WHERE id = ?", [user_id])))
+
+
+def list_accounts(db: Database, scope: tuple[str, list[Any]], archived: bool) -> list[dict[str, Any]]:
+    """Return the accounts whose node lies inside the scope condition (on region/municipality/school ids)."""
+    where, params = scope
+    sql = f"""SELECT {_PUBLIC_FIELDS} FROM (
+        SELECT u.*, coalesce(r.id, m.region_id, sm.region_id) AS region_id,
+               coalesce(m.id, s.municipality_id) AS municipality_id, s.id AS school_id
+        FROM user u
+        LEFT JOIN region r ON u.node_type = 'region' AND r.id = u.node_id
+        LEFT JOIN municipality m ON u.node_type = 'municipality' AND m.id = u.node_id
+        LEFT JOIN school s ON u.node_type = 'school' AND s.id = u.node_id
+        LEFT JOIN municipality sm ON sm.id = s.municipality_id)
+        WHERE ({where}) {"" if archived else "AND archived_at IS NULL"} ORDER BY full_name LIMIT 10000"""
+    return list(db.query(sql, params))

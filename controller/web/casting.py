@@ -11,6 +11,7 @@ from controller.app import services
 from controller.casting import CastError, cast_to_room, item_from_content, item_from_url
 from controller.store import casts, content, orgs, panels
 from controller.web.auth import current_user, login_required
+from controller.web.guard import guarded, public
 from controller.web.security import check_csrf
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ _ERRORS_RU = {
 
 @blueprint.get("/")
 @login_required
+@public("the caller's own page: lists only the rooms of their own school")
 def home():
     user = current_user()
     svc = services()
@@ -49,6 +51,7 @@ def home():
 
 @blueprint.post("/cast")
 @login_required
+@guarded("cast", "create", parent="room")
 def cast_form():
     """Cast from the teacher's page (a form post); the answers come back as a notice on the page."""
     check_csrf()
@@ -66,7 +69,7 @@ def cast_form():
 
 
 @blueprint.post("/api/casts")
-@login_required
+@guarded("cast", "create", parent="room")
 def cast_api():
     """Cast from a script or a page: JSON in, each panel's answer out."""
     check_csrf()
@@ -81,18 +84,9 @@ def cast_api():
 
 
 @blueprint.get("/api/casts/<int:cast_id>")
-@login_required
+@guarded("cast", "read", id_arg="cast_id")
 def cast_status(cast_id: int):
-    user = current_user()
     record = casts.get_cast(services().db.read, cast_id)
-    room = orgs.get_room(services().db.read, record["room_id"]) if record and record["room_id"] else None
-    if (
-        record is None
-        or room is None
-        or user["node_type"] != "school"
-        or room["school_id"] != user["node_id"]
-    ):
-        return {"error": "not_found", "message": "Показ не найден."}, 404
     record["status_ru"] = _STATUS_RU.get(record["status"], record["status"])
     return record
 
@@ -117,6 +111,7 @@ def _cast(fields: Any) -> list[dict[str, Any]]:
 
 @blueprint.post("/content")
 @login_required
+@guarded("content", "create", parent="home")
 def upload():
     """Add an uploaded image to the content store of the user's school."""
     check_csrf()

@@ -13,6 +13,7 @@ from flask_socketio import Namespace, SocketIO
 from classcast.protocol import PANEL_NAMESPACE
 from controller.app import services
 from controller.store import content, panels
+from controller.web.guard import public
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("panels", __name__)
@@ -101,6 +102,7 @@ def _panel_from_bearer() -> dict[str, Any]:
 
 
 @blueprint.get("/api/panel/v1/content/<sha256>")
+@public("panels sign in with their own token, checked here")
 def panel_content(sha256: str):
     """Return a stored item's bytes to a panel (with Range and ETag support)."""
     _panel_from_bearer()

@@ -32,7 +32,9 @@ class World:
 
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
-    app = create_app({"data_dir": str(tmp_path / "controller"), "cast_ack_timeout": 0.5})
+    app = create_app(
+        {"data_dir": str(tmp_path / "controller"), "cast_ack_timeout": 0.5, "secure_cookies": False}
+    )
     yield app
     app.extensions["classcast"].db.close()
 

@@ -55,7 +55,7 @@ def test_cast_reaches_the_screen_and_telemetry_reaches_the_database(
     world = seed(data_dir)
     controller = spawn(
         "controller", "-m", "controller", "serve", "--data-dir", str(data_dir), "--port", "0",
-        "--telemetry-bind", "tcp://127.0.0.1:*",
+        "--telemetry-bind", "tcp://127.0.0.1:*", env={"CLASSCAST_SECURE_COOKIES": "false"},
     )  # fmt: skip
     base_url = read_line(controller, "ClassCast controller: ")
     telemetry = read_line(controller, "telemetry: ")
