@@ -5,12 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= var/demo
 
-.PHONY: demo test lint system-deps venv clean
+MO     := controller/translations/en/LC_MESSAGES/messages.mo
 
-demo: venv system-deps
+.PHONY: demo test lint system-deps venv clean translations messages
+
+demo: venv system-deps translations
 	$(BIN)/classcast-controller demo --panels 3 --data-dir $(DATA)
 
-test: venv system-deps lint
+test: venv system-deps translations lint
 	$(BIN)/pytest -q
 
 lint: venv
@@ -25,6 +27,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# The UI catalogue: .po files are the source, compiled .mo files are build output (not committed).
+translations: $(MO)
+
+$(MO): controller/translations/en/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel -q compile -d controller/translations
+
+# Gather the messages marked in code and templates into the catalogues (run after adding messages).
+messages: venv
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k _ -o controller/translations/messages.pot .
+	$(BIN)/pybabel -q update -i controller/translations/messages.pot -d controller/translations
 
 # The kiosk browser: Debian's Chromium (root installs it; anyone else is told what to install).
 system-deps:

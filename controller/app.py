@@ -69,12 +69,27 @@ def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None
 
 
 def _register_web(app: Flask, socketio: SocketIO) -> None:
-    from controller.web import accounts, audit_log, auth, casting, errors, health, panels, registry, security
+    from controller import i18n
+    from controller.web import (
+        accounts,
+        admin,
+        audit_log,
+        auth,
+        casting,
+        errors,
+        health,
+        imports,
+        oidc,
+        panels,
+        registry,
+        security,
+    )
 
-    for module in (health, auth, casting, panels, registry, accounts, audit_log):
+    for module in (health, auth, oidc, casting, panels, registry, accounts, audit_log, imports, admin):
         app.register_blueprint(module.blueprint)
     socketio.on_namespace(panels.PanelNamespace())
     security.init_app(app)
+    i18n.init_app(app)
     errors.init_app(app)
 
 
