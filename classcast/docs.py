@@ -1,4 +1,4 @@
-"""Generated parts of the docs: the settings tables and the telemetry event tables.
+"""Generated parts of the docs: the settings tables, the telemetry event tables, the access policy.
 
 `python -m classcast.docs` rewrites them in docs/; tests/test_docs.py fails when they are stale, so a
 setting or an event field cannot exist without its documentation.
@@ -46,8 +46,32 @@ def protocol_md(current: str) -> str:
     return head + _EVENTS_START + events.describe() + _EVENTS_END + tail
 
 
+_POLICY_START, _POLICY_END = "<!-- policy:start -->\n", "<!-- policy:end -->"
+
+
+def policy_table() -> str:
+    """Return the Markdown table of which role may take which action on which kind of object."""
+    from controller.access import POLICY, ROLES
+
+    lines = ["| object | action | " + " | ".join(ROLES) + " |", "| --- | --- |" + " --- |" * len(ROLES)]
+    for kind, actions in POLICY.items():
+        for action, roles in actions.items():
+            marks = " | ".join("✓" if role in roles else "" for role in ROLES)
+            lines.append(f"| {kind} | {action} | {marks} |")
+    return "\n".join(lines) + "\n"
+
+
+def access_md(current: str) -> str:
+    """Return docs/access.md with its policy table regenerated from controller.access."""
+    head, rest = current.split(_POLICY_START)
+    _, tail = rest.split(_POLICY_END)
+    return head + _POLICY_START + policy_table() + _POLICY_END + tail
+
+
 def main(docs: Path = Path("docs")) -> int:
     (docs / "configuration.md").write_text(configuration_md(), encoding="utf-8")
+    access = docs / "access.md"
+    access.write_text(access_md(access.read_text(encoding="utf-8")), encoding="utf-8")
     protocol = docs / "protocol.md"
     protocol.write_text(protocol_md(protocol.read_text(encoding="utf-8")), encoding="utf-8")
     return 0

@@ -105,9 +105,10 @@ def _init_db(args: argparse.Namespace) -> int:
 
 
 def _enroll_panel(args: argparse.Namespace) -> int:
+    from controller import access
     from controller.app import create_app
     from controller.ingest import server_keys
-    from controller.store import orgs, panels
+    from controller.store import audit, orgs, panels
 
     svc = create_app(_overrides(args), args.config).extensions["classcast"]
     if len(args.public_key) != 40:
@@ -117,6 +118,10 @@ def _enroll_panel(args: argparse.Namespace) -> int:
         print(f"classcast-controller: кабинет {args.room_id} не найден", file=sys.stderr)
         return 2
     panel_id, token = svc.db.write(panels.enroll_panel, args.room_id, args.name, args.public_key)
+    place = access.place_of(svc.db.read, "panel", panel_id)
+    actor = audit.Actor(None, "cli", "operator", None)  # whoever has the server's shell is its operator
+    detail = {"name": args.name, "key_prefix": args.public_key[:8]}
+    svc.db.write(audit.record, actor, "enroll_panel", "ok", "panel", panel_id, place, detail)
     public_key, _ = server_keys(svc.data_dir)
     print(json.dumps({"panel_id": panel_id, "token": token, "controller_key": public_key}))
     return 0

@@ -1,8 +1,8 @@
 """Who may do what to which object: roles, their powers, and the scope of each account's subtree.
 
 One rule for every view, API route and Socket.IO handler (they reach it through
-`controller.web.guard`): an object outside the caller's subtree does not exist for them (404); an
-action their role may not take on an object inside it is forbidden (403).
+`controller.web.guard`): an action the caller's role may never take is forbidden (403, whatever the
+object); any other action on an object outside the caller's subtree finds nothing (404).
 """
 
 from __future__ import annotations
@@ -107,15 +107,16 @@ def within(user: dict[str, Any], place: Place) -> bool:
 
 
 def check(user: dict[str, Any], kind: str, action: str, place: Place, where: str | None = None) -> None:
-    """Raise NotFound outside the user's subtree, Forbidden for an action their role may not take.
+    """Raise Forbidden for an action the user's role may never take, NotFound outside their subtree.
 
-    `where` names the kind of the object whose place this is, when it is not `kind` itself (the room
-    a cast is created in): that is what does not exist for the caller.
+    The role is asked first: "your role may not archive schools" is the same answer for every school,
+    existing or not, so it tells nothing; only then is the object's place asked. `where` names the kind
+    of the object whose place this is when it is not `kind` itself (the room a cast is created in).
     """
-    if not within(user, place):
-        raise NotFound(where or kind)
     if user["role"] not in POLICY.get(kind, {}).get(action, frozenset()):
         raise Forbidden(f"{user['role']} may not {action} {kind}")
+    if not within(user, place):
+        raise NotFound(where or kind)
 
 
 def may_manage_role(manager: dict[str, Any], role: str) -> bool:

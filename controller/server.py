@@ -6,9 +6,11 @@ import logging
 import socket
 from typing import Any
 
+import gevent
 from flask import Flask
 from gevent import pywsgi
 
+from controller import housekeeping
 from controller.app import Services
 from controller.ingest import TelemetryIngest, server_keys
 
@@ -48,6 +50,7 @@ class ControllerServer:
     def start(self) -> None:
         self.http.start()
         self.svc.ingest.start()
+        self._housekeeping = gevent.spawn(housekeeping.run_forever, self.svc)
         log.info("controller listening on %s, telemetry on %s", self.url, self.svc.ingest.endpoint)
 
     @property
@@ -56,6 +59,7 @@ class ControllerServer:
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
+        self._housekeeping.kill()
         self.http.stop(timeout=2)
         self.svc.ingest.stop()
         self.svc.db.close()

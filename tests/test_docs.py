@@ -21,6 +21,11 @@ def test_protocol_doc_has_the_generated_event_tables() -> None:
     assert text == docs.protocol_md(text), "docs/protocol.md is stale: run `python -m classcast.docs`"
 
 
+def test_access_doc_has_the_policy_the_code_enforces() -> None:
+    text = (DOCS / "access.md").read_text(encoding="utf-8")
+    assert text == docs.access_md(text), "docs/access.md is stale: run `python -m classcast.docs`"
+
+
 def test_protocol_doc_names_every_event_and_frame_the_code_uses() -> None:
     text = (DOCS / "protocol.md").read_text(encoding="utf-8")
     assert f"namespace `{protocol.PANEL_NAMESPACE}`" in text

@@ -1,10 +1,11 @@
 """The authorization matrix: every role × every object of a two-region world × every route.
 
 For each account (one per role) and each route of the app, the route is called on every object of the
-kind it names — objects of the account's own subtree, of sibling subtrees and above it. Outside the
-subtree the answer must be 404 (never a 200, never a telling 403); inside, 403 where the policy
-forbids the action. Listings may hold only objects of the subtree. A route that is neither
-`@guarded` nor `@public` fails the test, so the matrix grows by itself as routes are added.
+kind it names — objects of the account's own subtree, of sibling subtrees and above it. An action the
+role may never take must be 403 on every object alike; any other action outside the subtree must be
+404 (never a 200); inside, it must go through. Listings must hold exactly the objects of the subtree.
+A route that is neither `@guarded` nor `@public` fails the test, so the matrix grows by itself as
+routes are added.
 """
 
 from __future__ import annotations
@@ -175,11 +176,11 @@ def _check_route(
 
 
 def _judge(user: dict, guard: Any, inside: bool, status: int, what: str) -> list[str]:
+    allowed = user["role"] in access.POLICY.get(guard.kind, {}).get(guard.action, frozenset())
+    if not allowed:  # the same 403 for every object, existing or not: it tells nothing
+        return [] if status == 403 else [f"{what}: {status} for an action the role may not take (want 403)"]
     if not inside:
         return [] if status == 404 else [f"{what}: {status} outside the subtree (want 404)"]
-    allowed = user["role"] in access.POLICY.get(guard.kind, {}).get(guard.action, frozenset())
-    if not allowed:
-        return [] if status == 403 else [f"{what}: {status} for a forbidden action (want 403)"]
     return [] if status < 500 and status not in (401, 404) else [f"{what}: {status} inside the subtree"]
 
 

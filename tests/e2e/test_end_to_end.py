@@ -99,6 +99,9 @@ def test_cast_reaches_the_screen_and_telemetry_reaches_the_database(
     assert teacher.get_json(f"/api/casts/{answer['cast_id']}")["status"] == "shown"
 
     wait_for(lambda: heartbeats(data_dir / "classcast.sqlite") >= 2, 20, "the agent's heartbeats")
+    with sqlite3.connect(f"file:{data_dir / 'classcast.sqlite'}?mode=ro", uri=True) as db:
+        trail = db.execute("SELECT action, object_kind, actor_login FROM audit_event ORDER BY id").fetchall()
+    assert trail == [("enroll_panel", "panel", "cli"), ("sign_in", "user", "teacher")]
     screen.close()
     for proc in (agent, player, controller):
         assert proc.stop() == 0, proc.log_text()
