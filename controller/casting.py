@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import gevent
 
+from classcast.i18n import N_
 from classcast.protocol import EVENT_SHOW
 from controller import access
 from controller.app import Services
@@ -17,18 +18,18 @@ log = logging.getLogger(__name__)
 
 
 class CastError(ValueError):
-    """A cast that cannot be made; `code` is stable, the message is in Russian for the user."""
+    """A cast that cannot be made; `code` is stable, the message (marked N_) is for the user."""
 
     def __init__(self, code: str, message: str, status: int = 400) -> None:
         super().__init__(message)
-        self.code, self.status = code, status
+        self.code, self.message, self.status = code, message, status
 
 
 def item_from_content(svc: Services, sha256: str, school_id: int) -> dict[str, Any]:
     """Return the `show` item for stored content the school may use."""
     record = content.get_content(svc.db.read, sha256)
     if record is None or record["school_id"] not in (None, school_id):
-        raise CastError("no_such_content", "Материал не найден.", 404)
+        raise CastError("no_such_content", N_("Материал не найден."), 404)
     return {
         "kind": "image",
         "sha256": record["sha256"],
@@ -42,7 +43,7 @@ def item_from_url(url: str, title: str | None) -> dict[str, Any]:
     """Return the `show` item for a web page, refusing anything but an http(s) address."""
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
-        raise CastError("bad_url", "Ссылка должна начинаться с http:// или https:// и вести на сайт.")
+        raise CastError("bad_url", N_("Ссылка должна начинаться с http:// или https:// и вести на сайт."))
     return {"kind": "page", "url": url.strip(), "title": (title or parts.hostname)[:200]}
 
 
@@ -54,10 +55,10 @@ def room_for_user(svc: Services, user: dict[str, Any], room_id: int) -> dict[str
             raise access.NotFound("room")
         access.check(user, "cast", "create", access.place_of(svc.db.read, "room", room_id))
     except access.NotFound:
-        raise CastError("no_such_room", "Кабинет не найден.", 404) from None
+        raise CastError("no_such_room", N_("Кабинет не найден."), 404) from None
     except access.Forbidden:
         raise CastError(
-            "forbidden", "Показывать на экранах может учитель или координатор школы.", 403
+            "forbidden", N_("Показывать на экранах может учитель или координатор школы."), 403
         ) from None
     return room
 
@@ -67,7 +68,7 @@ def cast_to_room(svc: Services, user: dict[str, Any], room_id: int, item: dict[s
     room_for_user(svc, user, room_id)
     targets = panels.panels_of_room(svc.db.read, room_id)
     if not targets:
-        raise CastError("no_panels", "В этом кабинете нет подключённых экранов.", 409)
+        raise CastError("no_panels", N_("В этом кабинете нет подключённых экранов."), 409)
     jobs = [gevent.spawn(_cast_to_panel, svc, user["id"], panel, item) for panel in targets]
     gevent.joinall(jobs)
     return [job.value for job in jobs]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from flask import Flask, Response, request
 from flask_babel import Babel, gettext
 
+from classcast.i18n import Message
+
 LANGUAGES = ("ru", "en")
 DEFAULT = "ru"
 _COOKIE = "classcast_lang"
@@ -24,8 +26,10 @@ def select_locale() -> str:
     return request.accept_languages.best_match(LANGUAGES, default=DEFAULT)
 
 
-def translate(message: str, **values: object) -> str:
-    """Return `message` (a Russian source message marked with N_) in the request's language."""
+def translate(message: str | Message, **values: object) -> str:
+    """Return `message` (a Russian source message marked with N_, or a Message) in the request's language."""
+    if isinstance(message, Message):
+        return gettext(message.text, **dict(message.values))
     return gettext(message, **values)
 
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from sqlite_utils import Database
 
+from classcast.i18n import N_
 from controller.timeutil import now_iso
 
 
@@ -27,7 +28,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 
 
 class ContentError(ValueError):
-    """Content the store refuses; `code` is stable, the message is for people."""
+    """Content the store refuses; `code` is stable, the message (marked N_) is for people."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -44,7 +45,9 @@ def sniff_mime(data: bytes) -> str:
     head = data[:512].lstrip().lower()
     if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in head):
         return "image/svg+xml"
-    raise ContentError("unsupported_type", "Тип файла не поддерживается: нужен PNG, JPEG, GIF, WebP или SVG.")
+    raise ContentError(
+        "unsupported_type", N_("Тип файла не поддерживается: нужен PNG, JPEG, GIF, WebP или SVG.")
+    )
 
 
 class ContentStore:

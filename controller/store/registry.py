@@ -9,13 +9,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlite_utils import Database
 
+from classcast.i18n import N_, Message
 from controller.timeutil import now_iso
 
 
 class Invalid(ValueError):
-    """Fields that failed their checks: field name -> the reason, in Russian, for the person who typed it."""
+    """Fields that failed their checks: field name -> the reason (marked N_), for the person who typed it."""
 
-    def __init__(self, fields: dict[str, str]) -> None:
+    def __init__(self, fields: dict[str, str | Message]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in fields.items()))
         self.fields = fields
 
@@ -65,10 +66,10 @@ def _timezone_ok(value: str) -> bool:
 
 
 _CHECKS = {
-    "code": (lambda v: bool(re.fullmatch(r"\d{2,3}", v)), "Код региона — 2 или 3 цифры."),
-    "ogrn": (ogrn_ok, "ОГРН — 13 цифр с верной контрольной цифрой."),
-    "inn": (inn_ok, "ИНН организации — 10 цифр с верной контрольной цифрой."),
-    "timezone": (_timezone_ok, "Часовой пояс в виде Europe/Moscow или Asia/Novosibirsk."),
+    "code": (lambda v: bool(re.fullmatch(r"\d{2,3}", v)), N_("Код региона — 2 или 3 цифры.")),
+    "ogrn": (ogrn_ok, N_("ОГРН — 13 цифр с верной контрольной цифрой.")),
+    "inn": (inn_ok, N_("ИНН организации — 10 цифр с верной контрольной цифрой.")),
+    "timezone": (_timezone_ok, N_("Часовой пояс в виде Europe/Moscow или Asia/Novosibirsk.")),
 }
 _MAX_LENGTH = {"name": 300, "short_name": 120, "address": 500}
 
@@ -76,7 +77,7 @@ _MAX_LENGTH = {"name": 300, "short_name": 120, "address": 500}
 def clean(kind: Kind, body: Any, *, creating: bool) -> dict[str, Any]:
     """Return the fields of `body` that `kind` accepts, trimmed and checked; raise Invalid otherwise."""
     if not isinstance(body, dict):
-        raise Invalid({"_": "Нужен JSON-объект."})
+        raise Invalid({"_": N_("Нужен JSON-объект.")})
     row, errors = {}, {}
     for field in kind.fields:
         if field not in body:
@@ -92,17 +93,19 @@ def clean(kind: Kind, body: Any, *, creating: bool) -> dict[str, Any]:
         else:
             row[field] = value
     if creating:
-        errors.update({f: "Обязательное поле." for f in kind.required if not row.get(f) and f not in errors})
+        errors.update(
+            {f: N_("Обязательное поле.") for f in kind.required if not row.get(f) and f not in errors}
+        )
     if errors:
         raise Invalid(errors)
     return row
 
 
-def _field_error(field: str, value: Any) -> str | None:
+def _field_error(field: str, value: Any) -> str | Message | None:
     if not isinstance(value, str):
-        return "Нужна строка."
+        return N_("Нужна строка.")
     if len(value) > _MAX_LENGTH.get(field, 300):
-        return f"Не длиннее {_MAX_LENGTH.get(field, 300)} символов."
+        return Message(N_("Не длиннее %(limit)d символов."), {"limit": _MAX_LENGTH.get(field, 300)})
     check = _CHECKS.get(field)
     return check[1] if check and not check[0](value) else None
 
@@ -130,8 +133,8 @@ def archive(db: Database, kind: Kind, object_id: int) -> dict[str, Any]:
 
 def _check_unique(db: Database, kind: Kind, row: dict[str, Any], object_id: int | None) -> None:
     for field, message in (
-        ("code", "Регион с таким кодом уже есть."),
-        ("ogrn", "Школа с таким ОГРН уже есть."),
+        ("code", N_("Регион с таким кодом уже есть.")),
+        ("ogrn", N_("Школа с таким ОГРН уже есть.")),
     ):
         if row.get(field) and field in kind.fields:
             sql = f"SELECT id FROM {kind.table} WHERE {field} = ? AND id IS NOT ?"

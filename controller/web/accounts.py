@@ -6,12 +6,15 @@ import secrets
 from typing import Any
 
 from flask import Blueprint, request
+from flask_babel import gettext as _
 
+from classcast.i18n import N_
 from controller import access
 from controller.app import services
 from controller.store import audit, users
 from controller.store.users import AccountInvalid
 from controller.web.auth import current_user
+from controller.web.errors import invalid
 from controller.web.guard import guarded
 from controller.web.security import check_csrf
 
@@ -19,11 +22,11 @@ blueprint = Blueprint("accounts", __name__, url_prefix="/api")
 
 
 def _invalid(exc: AccountInvalid) -> tuple[dict[str, Any], int]:
-    return {"error": "invalid", "message": "Проверьте поля формы.", "fields": exc.fields}, 400
+    return invalid(exc.fields)
 
 
 def _forbidden() -> tuple[dict[str, Any], int]:
-    return {"error": "forbidden", "message": "Недостаточно прав для такой роли или узла."}, 403
+    return {"error": "forbidden", "message": _("Недостаточно прав для такой роли или узла.")}, 403
 
 
 def _may_place(manager: dict[str, Any], row: dict[str, Any]) -> bool:
@@ -66,7 +69,7 @@ def create_user() -> Any:
         return _forbidden()
     password = body.get("password") if isinstance(body.get("password"), str) else None
     if password is not None and len(password) < 10:
-        return _invalid(AccountInvalid({"password": "Пароль не короче 10 символов."}))
+        return _invalid(AccountInvalid({"password": N_("Пароль не короче 10 символов.")}))
     initial = None if password else secrets.token_urlsafe(12)
     try:
         account = services().db.write(users.create_account, row, password or initial)

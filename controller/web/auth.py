@@ -8,17 +8,20 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
+from classcast.i18n import N_
 from controller import access
 from controller.app import services
+from controller.i18n import translate
 from controller.store import audit, sessions, throttle, users
 from controller.web.security import check_csrf, csrf_token, public
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("auth", __name__)
 
-GENERIC_FAILURE = "Неверный логин или пароль."
+GENERIC_FAILURE = N_("Неверный логин или пароль.")
 
 
 def current_user() -> dict[str, Any] | None:
@@ -39,7 +42,7 @@ def login_required(view: Callable) -> Callable:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if current_user() is None:
             if request.path.startswith("/api/"):
-                return {"error": "unauthenticated", "message": "Войдите в систему."}, 401
+                return {"error": "unauthenticated", "message": _("Войдите в систему.")}, 401
             return redirect(url_for("auth.login", next=request.path))
         return view(*args, **kwargs)
 
@@ -70,7 +73,9 @@ def login():
     keys = throttle.keys(login_name, request.remote_addr)
     if throttle.locked_for(svc.db.read, keys) > 0:
         _failed(login_name, "throttled")
-        return _login_page("Слишком много попыток входа. Подождите несколько минут и попробуйте снова.", 429)
+        return _login_page(
+            N_("Слишком много попыток входа. Подождите несколько минут и попробуйте снова."), 429
+        )
     user = users.authenticate(svc.db.read, login_name, request.form.get("password", ""))
     if user is None:
         svc.db.write(throttle.record_failure, keys)
@@ -83,7 +88,9 @@ def login():
 
 def _login_page(error: str, status: int) -> tuple[str, int]:
     sso = bool(services().settings["oidc_issuer"])
-    return render_template("login.html", error=error, login=request.form.get("login", ""), sso=sso), status
+    return render_template(
+        "login.html", error=translate(error), login=request.form.get("login", ""), sso=sso
+    ), status
 
 
 def _failed(login_name: str, reason: str) -> None:

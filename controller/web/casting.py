@@ -6,9 +6,12 @@ import logging
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
+from classcast.i18n import N_
 from controller.app import services
 from controller.casting import CastError, cast_to_room, item_from_content, item_from_url
+from controller.i18n import translate
 from controller.store import casts, content, orgs, panels
 from controller.web.auth import current_user, login_required
 from controller.web.guard import guarded, public
@@ -17,15 +20,15 @@ from controller.web.security import check_csrf
 log = logging.getLogger(__name__)
 blueprint = Blueprint("casting", __name__)
 
-_STATUS_RU = {"shown": "показано", "failed": "ошибка", "sent": "отправлено"}
-_ERRORS_RU = {
-    "offline": "экран не в сети",
-    "no_answer": "экран не ответил",
-    "no_display": "на экране не запущена страница показа",
-    "timeout": "страница показа не подтвердила показ",
-    "fetch_failed": "экран не смог загрузить материал",
-    "checksum_mismatch": "материал повреждён при загрузке",
-    "bad_item": "экран не понял команду",
+_STATUS = {"shown": N_("показано"), "failed": N_("ошибка"), "sent": N_("отправлено")}
+_ERRORS = {
+    "offline": N_("экран не в сети"),
+    "no_answer": N_("экран не ответил"),
+    "no_display": N_("на экране не запущена страница показа"),
+    "timeout": N_("страница показа не подтвердила показ"),
+    "fetch_failed": N_("экран не смог загрузить материал"),
+    "checksum_mismatch": N_("материал повреждён при загрузке"),
+    "bad_item": N_("экран не понял команду"),
 }
 
 
@@ -58,13 +61,14 @@ def cast_form():
     try:
         answers = _cast(request.form)
     except CastError as exc:
-        flash(str(exc), "error")
+        flash(translate(exc.message), "error")
         return redirect(url_for("casting.home"))
     for answer in answers:
         if answer.get("ok"):
-            flash(f"{answer['panel']}: показано", "ok")
+            flash(_("%(panel)s: показано", panel=answer["panel"]), "ok")
         else:
-            flash(f"{answer['panel']}: {_ERRORS_RU.get(answer.get('error'), 'ошибка')}", "error")
+            reason = translate(_ERRORS.get(answer.get("error"), N_("ошибка")))
+            flash(_("%(panel)s: %(reason)s", panel=answer["panel"], reason=reason), "error")
     return redirect(url_for("casting.home"))
 
 
@@ -75,11 +79,11 @@ def cast_api():
     check_csrf()
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        return {"error": "bad_request", "message": "Нужен JSON-объект."}, 400
+        return {"error": "bad_request", "message": _("Нужен JSON-объект.")}, 400
     try:
         answers = _cast(body)
     except CastError as exc:
-        return {"error": exc.code, "message": str(exc)}, exc.status
+        return {"error": exc.code, "message": translate(exc.message)}, exc.status
     return {"casts": answers}
 
 
@@ -87,7 +91,7 @@ def cast_api():
 @guarded("cast", "read", id_arg="cast_id")
 def cast_status(cast_id: int):
     record = casts.get_cast(services().db.read, cast_id)
-    record["status_ru"] = _STATUS_RU.get(record["status"], record["status"])
+    record["status_text"] = translate(_STATUS.get(record["status"], record["status"]))
     return record
 
 
@@ -97,15 +101,15 @@ def _cast(fields: Any) -> list[dict[str, Any]]:
     try:
         room_id = int(fields.get("room_id", ""))
     except (TypeError, ValueError):
-        raise CastError("bad_room", "Выберите кабинет.") from None
+        raise CastError("bad_room", N_("Выберите кабинет.")) from None
     if user["node_type"] != "school":
-        raise CastError("no_such_room", "Кабинет не найден.", 404)
+        raise CastError("no_such_room", N_("Кабинет не найден."), 404)
     if fields.get("content"):
         item = item_from_content(svc, str(fields["content"]), user["node_id"])
     elif fields.get("url"):
         item = item_from_url(str(fields["url"]), fields.get("title"))
     else:
-        raise CastError("no_item", "Выберите материал или вставьте ссылку.")
+        raise CastError("no_item", N_("Выберите материал или вставьте ссылку."))
     return cast_to_room(svc, user, room_id, item)
 
 
@@ -118,14 +122,14 @@ def upload():
     user = current_user()
     upload = request.files.get("file")
     if upload is None or user["node_type"] != "school":
-        flash("Выберите файл.", "error")
+        flash(_("Выберите файл."), "error")
         return redirect(url_for("casting.home"))
-    title = (request.form.get("title") or upload.filename or "Материал").strip()[:200]
+    title = (request.form.get("title") or upload.filename or _("Материал")).strip()[:200]
     try:
         record = content.add_content(services().db, services().content, upload.read(), title, user["node_id"])
     except content.ContentError as exc:
-        flash(str(exc), "error")
+        flash(translate(str(exc)), "error")
         return redirect(url_for("casting.home"))
     log.info("user %s uploaded content %s (%s bytes)", user["id"], record["sha256"], record["size"])
-    flash(f"Материал «{record['title']}» загружен.", "ok")
+    flash(_("Материал «%(title)s» загружен.", title=record["title"]), "ok")
     return redirect(url_for("casting.home"))

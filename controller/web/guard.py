@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import g, request
+from flask_babel import gettext as _
 
+from classcast.i18n import N_
 from controller import access
 from controller.app import services
+from controller.i18n import translate
 from controller.store import audit
 from controller.web.auth import current_user
 from controller.web.security import public
@@ -44,16 +47,16 @@ def guarded(kind: str, action: str, *, id_arg: str | None = None, parent: str | 
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             user = current_user()
             if user is None:
-                return {"error": "unauthenticated", "message": "Войдите в систему."}, 401
+                return {"error": "unauthenticated", "message": _("Войдите в систему.")}, 401
             try:
                 g.place = _authorize(user, guard, kwargs)
             except access.NotFound as missing:
-                message = _NOT_FOUND_RU.get(str(missing), "Не найдено.")
+                message = translate(_NOT_FOUND.get(str(missing), N_("Не найдено.")))
                 return _deny(user, guard, kwargs, 404, message)
             except access.Forbidden:
-                return _deny(user, guard, kwargs, 403, "Недостаточно прав.")
+                return _deny(user, guard, kwargs, 403, _("Недостаточно прав."))
             except BadParent as exc:
-                return {"error": "invalid", "message": str(exc)}, 400
+                return {"error": "invalid", "message": translate(exc.message)}, 400
             return view(*args, **kwargs)
 
         wrapped.guard = guard  # type: ignore[attr-defined] - read by the authorization matrix test
@@ -62,19 +65,21 @@ def guarded(kind: str, action: str, *, id_arg: str | None = None, parent: str | 
     return decorate
 
 
-_NOT_FOUND_RU = {
-    "region": "Регион не найден.",
-    "municipality": "Муниципалитет не найден.",
-    "school": "Школа не найдена.",
-    "room": "Кабинет не найден.",
-    "panel": "Панель не найдена.",
-    "user": "Учётная запись не найдена.",
-    "cast": "Показ не найден.",
+_NOT_FOUND = {
+    "region": N_("Регион не найден."),
+    "municipality": N_("Муниципалитет не найден."),
+    "school": N_("Школа не найдена."),
+    "room": N_("Кабинет не найден."),
+    "panel": N_("Панель не найдена."),
+    "user": N_("Учётная запись не найдена."),
+    "cast": N_("Показ не найден."),
 }
 
 
 class BadParent(ValueError):
-    pass
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def _authorize(user: dict[str, Any], guard: Guard, kwargs: dict[str, Any]) -> access.Place:
@@ -105,7 +110,7 @@ def _node_place(db: Any) -> access.Place:
     if node_type is None:
         return access.Place()  # an operator's account: above every subtree
     if node_type not in access.LEVELS:
-        raise BadParent("Укажите узел: region, municipality или school.")
+        raise BadParent(N_("Укажите узел: region, municipality или school."))
     return access.place_of(db, node_type, _parent_id("node"))
 
 
@@ -113,16 +118,16 @@ def _parent_id(parent: str) -> int:
     body = request.get_json(silent=True) if request.is_json else request.form
     value = (body or {}).get(f"{parent}_id")
     if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
-        raise BadParent(f"Укажите {_PARENT_RU.get(parent, parent)}.")
+        raise BadParent(_PARENT_MISSING.get(parent, N_("Укажите, к чему это относится.")))
     return int(value)
 
 
-_PARENT_RU = {
-    "region": "регион",
-    "municipality": "муниципалитет",
-    "school": "школу",
-    "room": "кабинет",
-    "node": "узел учётной записи",
+_PARENT_MISSING = {
+    "region": N_("Укажите регион."),
+    "municipality": N_("Укажите муниципалитет."),
+    "school": N_("Укажите школу."),
+    "room": N_("Укажите кабинет."),
+    "node": N_("Укажите узел учётной записи."),
 }
 
 

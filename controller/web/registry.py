@@ -15,6 +15,7 @@ from controller.app import services
 from controller.store import audit, registry
 from controller.store.registry import KINDS, Invalid, Kind
 from controller.web.auth import current_user
+from controller.web.errors import invalid
 from controller.web.guard import guarded
 from controller.web.security import check_csrf
 
@@ -24,7 +25,7 @@ PLURAL = {"region": "regions", "municipality": "municipalities", "school": "scho
 
 
 def _invalid(exc: Invalid) -> tuple[dict[str, Any], int]:
-    return {"error": "invalid", "message": "Проверьте поля формы.", "fields": exc.fields}, 400
+    return invalid(exc.fields)
 
 
 def _audit(action: str, kind: Kind, row: dict[str, Any], detail: dict[str, Any] | None = None) -> None:
