@@ -79,13 +79,15 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         errors,
         health,
         imports,
+        metrics,
         oidc,
         panels,
         registry,
         security,
     )
 
-    for module in (health, auth, oidc, casting, panels, registry, accounts, audit_log, imports, admin):
+    blueprints = (health, metrics, auth, oidc, casting, panels, registry, accounts, audit_log, imports, admin)
+    for module in blueprints:
         app.register_blueprint(module.blueprint)
     socketio.on_namespace(panels.PanelNamespace())
     security.init_app(app)
