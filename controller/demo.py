@@ -105,6 +105,7 @@ def seed(svc: Services, panel_count: int) -> DemoWorld:
         ("it", "Координатор ОО Петров С. А.", "school_it", "school", school),
         ("municipal", "Специалист МОУО", "municipal", "municipality", municipality),
         ("regional", "Специалист министерства", "regional", "region", region),
+        ("operator", "Оператор системы", "operator", None, None),
     ]
     accounts = []
     for login, name, role, node_type, node_id in people:

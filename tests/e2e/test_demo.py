@@ -31,7 +31,7 @@ def test_demo_runs_and_reports_everything_working(tmp_path: Path) -> None:
     assert "всё работает" in out
     shown, sent = map(int, out.split("показов подтверждено:")[1].split()[0:3:2])
     assert shown == sent >= 4  # two rounds of two rooms
-    for login in ("teacher", "it", "municipal", "regional"):
+    for login in ("teacher", "it", "municipal", "regional", "operator"):
         assert f"\n  {login} " in out  # every demo account is printed with its password
 
 
