@@ -152,24 +152,9 @@ def test_junk_messages_get_an_error_and_good_batches_keep_flowing(
     assert telemetry.count_events(svc.db.read) == len(junk)
 
 
-def test_an_unknown_key_is_refused_at_the_handshake(svc: Services, ingest: TelemetryIngest) -> None:
-    public, secret = (k.decode() for k in zmq.curve_keypair())
-    stranger = _dealer(ingest, public, secret, server_keys(svc.data_dir)[0])
-    try:
-        stranger.send_multipart(batch(1, [event(1)]))
-        with pytest.raises(gevent.Timeout):
-            recv(stranger, timeout=1.0)
-    finally:
-        stranger.close()
-    assert telemetry.count_events(svc.db.read) == 0
-
-
-def test_a_revoked_panel_is_refused(
-    svc: Services, world: World, ingest: TelemetryIngest, tmp_path: Path
-) -> None:
-    svc.db.write(lambda db: db["panel"].update(world.panel_a, {"state": "revoked"}))
-    identity = ensure_identity(tmp_path / "panel-a")
-    sock = _dealer(ingest, identity.public_key, identity.secret_key, server_keys(svc.data_dir)[0])
+def assert_refused(svc: Services, ingest: TelemetryIngest, public: str, secret: str) -> None:
+    """Send a batch with these keys and see nothing come back and nothing stored."""
+    sock = _dealer(ingest, public, secret, server_keys(svc.data_dir)[0])
     try:
         sock.send_multipart(batch(1, [event(1)]))
         with pytest.raises(gevent.Timeout):
@@ -177,3 +162,16 @@ def test_a_revoked_panel_is_refused(
     finally:
         sock.close()
     assert telemetry.count_events(svc.db.read) == 0
+
+
+def test_an_unknown_key_is_refused_at_the_handshake(svc: Services, ingest: TelemetryIngest) -> None:
+    public, secret = (k.decode() for k in zmq.curve_keypair())
+    assert_refused(svc, ingest, public, secret)
+
+
+def test_a_revoked_panel_is_refused(
+    svc: Services, world: World, ingest: TelemetryIngest, tmp_path: Path
+) -> None:
+    svc.db.write(lambda db: db["panel"].update(world.panel_a, {"state": "revoked"}))
+    identity = ensure_identity(tmp_path / "panel-a")
+    assert_refused(svc, ingest, identity.public_key, identity.secret_key)

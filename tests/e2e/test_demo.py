@@ -7,24 +7,15 @@ import sys
 from pathlib import Path
 
 
-def test_demo_runs_and_reports_everything_working(tmp_path: Path) -> None:
-    demo = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "controller",
-            "demo",
-            "--panels",
-            "2",
-            "--duration",
-            "12",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=150,
+def run_demo(data_dir: Path, panels: int, duration: float, timeout: float) -> subprocess.CompletedProcess:
+    argv = ["demo", "--panels", str(panels), "--duration", str(duration), "--data-dir", str(data_dir)]
+    return subprocess.run(
+        [sys.executable, "-m", "controller", *argv], capture_output=True, text=True, timeout=timeout
     )
+
+
+def test_demo_runs_and_reports_everything_working(tmp_path: Path) -> None:
+    demo = run_demo(tmp_path, panels=2, duration=12, timeout=150)
     out = demo.stdout
     assert demo.returncode == 0, out + demo.stderr
     assert "панелей на связи:          2 из 2" in out
@@ -37,23 +28,7 @@ def test_demo_runs_and_reports_everything_working(tmp_path: Path) -> None:
 
 def test_demo_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
     (tmp_path / "thesis.txt").write_text("не удалять", encoding="utf-8")
-    demo = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "controller",
-            "demo",
-            "--panels",
-            "1",
-            "--duration",
-            "1",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    demo = run_demo(tmp_path, panels=1, duration=1, timeout=60)
     assert demo.returncode != 0
     assert "создана не демо" in demo.stderr + demo.stdout
     assert (tmp_path / "thesis.txt").exists()
