@@ -7,6 +7,7 @@ mid-download leaves no half file under the item's name, and a corrupted download
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import os
 import re
@@ -78,7 +79,10 @@ class ContentCache:
                     "checksum_mismatch", f"got {digest.hexdigest()[:12]}…, expected {sha256[:12]}…"
                 )
             os.replace(tmp, self.root / sha256)
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+            # HTTPException: a download cut mid-chunk (IncompleteRead) or an answer that is not HTTP
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()  # a 401 or 404 still holds its connection open
             raise FetchError("fetch_failed", str(exc)) from exc
         finally:
             if os.path.exists(tmp):

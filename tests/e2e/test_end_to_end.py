@@ -93,7 +93,8 @@ def test_cast_reaches_the_screen_and_telemetry_reaches_the_database(
     assert abs(answer["shown_at"] - time.time()) < 30
     assert took < 10
 
-    screen.wait_for_function("document.body.dataset.shown !== undefined", timeout=5000)
+    # The kiosk's CSP forbids eval, which wait_for_function needs; poll with evaluate instead.
+    wait_for(lambda: screen.evaluate("document.body.dataset.shown"), 5, "the kiosk page to show the item")
     assert close_to(centre_pixel(screen.screenshot()), ORANGE)
     assert screen.locator("#caption").text_content() == "Оранжевый слайд"
     assert teacher.get_json(f"/api/casts/{answer['cast_id']}")["status"] == "shown"
