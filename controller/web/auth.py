@@ -83,7 +83,7 @@ def login():
         return _login_page(GENERIC_FAILURE, 401)
     svc.db.write(throttle.clear, login_name)
     begin_session(user, "password")
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))
 
 
 def _login_page(error: str, status: int) -> tuple[str, int]:
@@ -125,7 +125,7 @@ def session_info():
     return {"user": {key: user[key] for key in keep}, "csrf_token": csrf_token()}
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Return `target` if it is a path on this site, else the home page (no open redirects)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
