@@ -1,0 +1,78 @@
+// The controller's REST API as the staff pages use it: JSON in and out, the CSRF header on writes,
+// errors turned into ApiError ({status, message, fields}) with the server's Russian message.
+
+const T = {
+  network: "Нет связи с сервером. Проверьте сеть и попробуйте ещё раз.",
+  unreadable: "Сервер ответил непонятно. Обновите страницу и попробуйте ещё раз.",
+};
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || T.unreadable);
+    this.status = status;
+    this.code = body && body.error;
+    this.fields = (body && body.fields) || {};
+  }
+}
+
+let sessionPromise = null;
+
+/** The signed-in user and the CSRF token of this session (read once per page). */
+export function currentSession() {
+  if (!sessionPromise) {
+    sessionPromise = request("GET", "/api/session");
+  }
+  return sessionPromise;
+}
+
+function toLogin() {
+  const next = location.pathname + location.search;
+  location.assign("/login?next=" + encodeURIComponent(next));
+}
+
+async function request(method, path, body, csrf) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (csrf) headers["X-CSRF-Token"] = csrf;
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError(0, { message: T.network });
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (response.status === 401) {
+    toLogin();
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, data);
+  }
+  if (data === null) throw new ApiError(response.status, null);
+  return data;
+}
+
+/** GET `path` with `params` (empty values left out); return the parsed JSON answer. */
+export function get(path, params = {}) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") query.set(name, value);
+  }
+  const text = query.toString();
+  return request("GET", text ? `${path}?${text}` : path);
+}
+
+/** Send a write (POST, PATCH) with the session's CSRF token; return the parsed JSON answer. */
+export async function write(method, path, body = {}) {
+  const { csrf_token: csrf } = await currentSession();
+  return request(method, path, body, csrf);
+}
