@@ -37,6 +37,9 @@ _ERRORS = {
 @public("the caller's own page: lists only the rooms of their own school")
 def home():
     user = current_user()
+    if user["node_type"] != "school":
+        # Municipal, regional and operator staff cast nothing; their work starts at the registry.
+        return redirect(url_for("admin.registry_page"))
     svc = services()
     school_id = user["node_id"] if user["node_type"] == "school" else None
     rooms = orgs.rooms_of_school(svc.db.read, school_id) if school_id else []

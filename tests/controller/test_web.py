@@ -149,7 +149,13 @@ def test_panel_content_needs_the_panels_token(client: FlaskClient, world: World,
 def test_healthz_reports_each_part(client: FlaskClient) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json["checks"] == {"database": "ok", "writer": "ok", "telemetry": "not started"}
+    assert response.json["checks"] == {
+        "database": "ok",
+        "writer": "ok",
+        "telemetry": "not started",
+        "disk": "ok",
+    }
+    assert response.json["problems"] == []
 
 
 def test_security_headers_on_every_page(client: FlaskClient) -> None:
@@ -164,3 +170,14 @@ def test_unknown_page_is_a_russian_error_page(client: FlaskClient) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert "Не найдено." in response.get_data(as_text=True)
+
+
+def test_staff_above_the_school_land_on_the_registry(
+    client: FlaskClient, svc: Services, world: World
+) -> None:
+    from controller.store import users
+
+    svc.db.write(users.create_user, "mun", PASSWORD, "МОУО", "municipal", "municipality", 1)
+    sign_in(client, "mun")
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/registry"
