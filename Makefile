@@ -7,13 +7,17 @@ DATA   ?= var/demo
 
 MO     := controller/translations/en/LC_MESSAGES/messages.mo
 
-.PHONY: demo test lint system-deps venv clean translations messages
+.PHONY: demo test lint check-appliance system-deps venv clean translations messages
 
 demo: venv system-deps translations
 	$(BIN)/classcast-controller demo --panels 3 --data-dir $(DATA)
 
-test: venv system-deps translations lint
+test: venv system-deps translations lint check-appliance
 	$(BIN)/pytest -q
+
+# The appliance: shellcheck on the scripts, systemd-analyze verify on the units, the installers' plans.
+check-appliance: system-deps
+	scripts/check-appliance
 
 lint: venv
 	$(BIN)/ruff check .
@@ -39,7 +43,8 @@ messages: venv
 	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k _ -o controller/translations/messages.pot .
 	$(BIN)/pybabel -q update -i controller/translations/messages.pot -d controller/translations
 
-# The kiosk browser: Debian's Chromium (root installs it; anyone else is told what to install).
+# Debian's Chromium (the kiosk browser), systemd and shellcheck (the appliance checks): root installs
+# them; anyone else is told what to install.
 system-deps:
 	@scripts/system-deps
 

@@ -7,6 +7,7 @@ there is no gevent and no thread of our own (libzmq keeps its one I/O thread).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import math
 import os
@@ -24,7 +25,10 @@ from agent import __version__, collectors
 from agent.config import load_config
 from agent.shipper import Shipper
 from agent.spool import Spool
+from classcast import notify
+from classcast.events import Heartbeat
 from classcast.identity import PanelIdentity, ensure_identity
+from classcast.journal import setup_logging
 from classcast.settings import SettingsError
 
 log = logging.getLogger("agent")
@@ -41,15 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"classcast-agent: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(config["log_level"])
+    setup_logging(config["log_level"], "classcast-agent")
+    watchdog = notify.LoopWatchdog(notify.watchdog_interval())
     with Stopper() as stopper:
+        notify.notify(notify.READY, "STATUS=sampling and shipping")
         try:
-            identity = _wait_for_enrollment(Path(config["data_dir"]), stopper)
+            identity = _wait_for_enrollment(Path(config["data_dir"]), stopper, watchdog)
             if identity is not None:
-                run(config, identity, stopper)
+                run(config, identity, stopper, watchdog)
         except OSError as exc:  # the data directory cannot be made or written: say so, systemd retries
             log.error("cannot use the data directory %s: %s", config["data_dir"], exc)
             return 1
+        notify.notify(notify.STOPPING)
         log.info("%s received: stopped", stopper.signal.name if stopper.signal else "stop")
     return 0
 
@@ -75,14 +82,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         "heartbeat_interval": args.heartbeat_interval,
         "log_level": args.log_level,
     }
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
 
 
 class Stopper:
@@ -131,19 +130,25 @@ class Stopper:
         os.close(self._write_fd)
 
 
-def _wait_for_enrollment(data_dir: Path, stopper: Stopper) -> PanelIdentity | None:
+def _wait_for_enrollment(
+    data_dir: Path, stopper: Stopper, watchdog: notify.LoopWatchdog
+) -> PanelIdentity | None:
     """Return the panel's identity once it is enrolled; None if told to stop first."""
     identity = ensure_identity(data_dir)
     if not identity.enrolled:
         log.info("waiting for this panel to be enrolled (key fingerprint %s)", identity.fingerprint)
     while not identity.enrolled:
-        if stopper.wait(ENROLLMENT_CHECK):
+        next_ping = watchdog.ping_if_due(time.monotonic())
+        wait = ENROLLMENT_CHECK if next_ping is None else min(ENROLLMENT_CHECK, next_ping - time.monotonic())
+        if stopper.wait(max(0.0, wait)):
             return None
         identity = ensure_identity(data_dir)
     return identity
 
 
-def run(config: dict[str, Any], identity: PanelIdentity, stopper: Stopper) -> None:
+def run(
+    config: dict[str, Any], identity: PanelIdentity, stopper: Stopper, watchdog: notify.LoopWatchdog
+) -> None:
     """Sample, spool and ship until `stopper` is triggered."""
     data_dir = Path(config["data_dir"])
     readings = collectors.Readings(data_dir)
@@ -157,7 +162,7 @@ def run(config: dict[str, Any], identity: PanelIdentity, stopper: Stopper) -> No
                 log.info(
                     "agent %s shipping to %s, %d events spooled", __version__, shipper.endpoint, spool.depth()
                 )
-                _loop(config, readings, spool, shipper, stopper)
+                _loop(config, readings, spool, shipper, stopper, watchdog)
             finally:
                 shipper.close()
     finally:
@@ -170,7 +175,12 @@ def _shipping(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _loop(
-    config: dict[str, Any], readings: collectors.Readings, spool: Spool, shipper: Shipper, stopper: Stopper
+    config: dict[str, Any],
+    readings: collectors.Readings,
+    spool: Spool,
+    shipper: Shipper,
+    stopper: Stopper,
+    watchdog: notify.LoopWatchdog,
 ) -> None:
     poller = zmq.Poller()
     poller.register(shipper.socket, zmq.POLLIN)
@@ -182,14 +192,23 @@ def _loop(
             spool.append(collectors.inventory(readings))
             next_inventory = _next(next_inventory, config["inventory_interval"], now)
         if now >= next_heartbeat:
-            spool.append(collectors.heartbeat(readings))
+            spool.append(_heartbeat(readings, spool))
             next_heartbeat = _next(next_heartbeat, config["heartbeat_interval"], now)
-        wake = min(t for t in (next_inventory, next_heartbeat, shipper.step(now)) if t is not None)
+        # The watchdog is pinged from this loop: a loop that hangs stops the pings, and systemd restarts it.
+        dues = (next_inventory, next_heartbeat, shipper.step(now), watchdog.ping_if_due(now))
+        wake = min(t for t in dues if t is not None)
         # Rounded up: a timeout rounded down to 0 ms would spin until the deadline.
         ready = dict(poller.poll(math.ceil(max(0.0, wake - time.monotonic()) * 1000)))
         if shipper.socket in ready:
             shipper.receive()
         stopper.drain()
+
+
+def _heartbeat(readings: collectors.Readings, spool: Spool) -> Heartbeat:
+    """Return a heartbeat that also reports the spool, so the controller sees a backlog building up."""
+    return dataclasses.replace(
+        collectors.heartbeat(readings), spool_events=spool.depth(), spool_dropped=spool.dropped
+    )
 
 
 def _next(previous: float, interval: float, now: float) -> float:

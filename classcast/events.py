@@ -29,6 +29,8 @@ class Heartbeat:
     disk_total_bytes: int | None = _f("B", "size of the data directory's file system")
     temperature_c: float | None = _f("°C", "hottest CPU/SoC sensor; absent where there is none")
     uptime_s: float | None = _f("s", "time since the device booted")
+    spool_events: int | None = _f("", "events waiting in the agent's spool when this heartbeat was made")
+    spool_dropped: int | None = _f("", "events the spool ever dropped: full, or refused by the controller")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`classcast-controller`: serve, run the demo, prepare the database, enrol a panel."""
+"""`classcast-controller`: serve, run the demo, prepare the database, enrol a panel, import a list."""
 
 from gevent import monkey
 
@@ -10,26 +10,30 @@ import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
 
+from classcast.journal import setup_logging  # noqa: E402
 from classcast.settings import SettingsError  # noqa: E402
+from controller import operations  # noqa: E402
+from controller.backup import BackupError, hold_data_dir  # noqa: E402
 
 log = logging.getLogger("controller")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(str(args.log_level), "classcast-controller")
     try:
         return args.run(args)
     except SettingsError as exc:
         print(f"classcast-controller: настройки: {exc}", file=sys.stderr)
         return 2
+    except BackupError as exc:
+        print(f"classcast-controller: {exc}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +68,21 @@ def _parser() -> argparse.ArgumentParser:
     panel.add_argument("--name", required=True)
     panel.add_argument("--public-key", required=True, help="the panel's CURVE public key (Z85)")
     panel.set_defaults(run=_enroll_panel)
+    operations.add_commands(commands, common)
+
+    imports = commands.add_parser(
+        "import", parents=[common], help="import a school or staff list (CSV, XLSX) after a preview"
+    )
+    imports.add_argument("--kind", choices=("schools", "staff"), required=True, help="what the file lists")
+    imports.add_argument("--as", dest="login", required=True, help="the account whose scope and rights apply")
+    node = imports.add_mutually_exclusive_group()
+    for level in ("region", "municipality", "school"):
+        node.add_argument(
+            f"--{level}-id", type=int, help=f"the {level} the file covers (default: the account's)"
+        )
+    imports.add_argument("--yes", action="store_true", help="apply without asking")
+    imports.add_argument("file", type=Path, help="the list: CSV (UTF-8 or Windows-1251) or XLSX")
+    imports.set_defaults(run=_import)
     return parser
 
 
@@ -72,20 +91,25 @@ def _overrides(args: argparse.Namespace, *names: str) -> dict:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from controller import notify
     from controller.app import create_app
     from controller.server import ControllerServer
 
     app = create_app(_overrides(args, "host", "port", "telemetry_bind"), args.config)
-    server = ControllerServer(app)
-    server.start()
-    stop = gevent.event.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        gevent.signal_handler(sig, stop.set)
-    print(f"ClassCast controller: {server.url}", flush=True)
-    print(f"telemetry: {server.svc.ingest.endpoint}", flush=True)
-    stop.wait()
-    log.info("stopping")
-    server.stop()
+    svc = app.extensions["classcast"]
+    with hold_data_dir(svc.data_dir):  # one controller per data folder; a restore waits for it to stop
+        server = ControllerServer(app)
+        server.start()
+        stop = gevent.event.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            gevent.signal_handler(sig, stop.set)
+        print(f"ClassCast controller: {server.url}", flush=True)
+        print(f"telemetry: {server.svc.ingest.endpoint}", flush=True)
+        watchdog = notify.serving(svc, server.url)
+        stop.wait()
+        log.info("stopping")
+        notify.stopping(watchdog)
+        server.stop()
     return 0
 
 
@@ -125,6 +149,101 @@ def _enroll_panel(args: argparse.Namespace) -> int:
     public_key, _ = server_keys(svc.data_dir)
     print(json.dumps({"panel_id": panel_id, "token": token, "controller_key": public_key}))
     return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Preview a list, show it, ask (unless --yes), apply it with a progress bar; 0 only if applied."""
+    from tqdm import tqdm
+
+    from controller import access
+    from controller.app import create_app
+    from controller.imports import MAX_BYTES, FileRefused
+    from controller.store import imports
+
+    svc = create_app(_overrides(args), args.config).extensions["classcast"]
+    user = next(
+        iter(svc.db.read.query("SELECT * FROM user WHERE login = ? AND archived_at IS NULL", [args.login])),
+        None,
+    )
+    if user is None:
+        return _fail(f"учётная запись {args.login!r} не найдена или в архиве")
+    level = next((lv for lv in ("region", "municipality", "school") if getattr(args, f"{lv}_id")), None)
+    node_id = getattr(args, f"{level}_id") if level else None
+    try:
+        with args.file.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)
+        scope = imports.resolve_scope(svc.db.read, user, args.kind, level, node_id)
+        with tqdm(desc="чтение", unit=" строк", leave=False) as bar:
+            preview = imports.preview(svc.db, user, args.kind, data, scope, _bar(bar))
+    except OSError as exc:
+        return _fail(f"не удалось прочитать {args.file}: {exc.strerror}")
+    except (FileRefused, imports.Refused) as exc:
+        return _fail(str(exc.message))
+    except (access.NotFound, access.Forbidden):
+        return _fail(f"у {args.login!r} нет прав на такой импорт в этом узле")
+    _show_preview(preview, svc.db.read, user)
+    if not (args.yes or _confirmed()):
+        print("Не применено.")
+        return 1
+    try:
+        with tqdm(desc="применение", unit=" строк") as bar:
+            applied = imports.apply(svc.db, user, preview["id"], progress=_bar(bar))
+    except imports.Refused as exc:
+        return _fail(str(exc.message))
+    print("Применено: " + _counts_line(applied["applied"]))
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"classcast-controller import: {message}", file=sys.stderr)
+    return 1
+
+
+def _bar(bar: Any) -> Any:
+    def progress(done: int, total: int | None) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    return progress
+
+
+def _counts_line(counts: dict) -> str:
+    line = (
+        f"добавить {counts['add']}, изменить {counts['change']}, в архив {counts['archive']}, "
+        f"без изменений {counts['unchanged']}, строк с ошибками {counts['bad']}"
+    )
+    return line + (
+        f", новых муниципалитетов {counts['municipalities_add']}" if counts["municipalities_add"] else ""
+    )
+
+
+def _show_preview(preview: dict, db: Any, user: dict) -> None:
+    from controller.imports import reason_text
+    from controller.store import imports
+
+    scope, counts = preview["scope"], preview["counts"]
+    print(f"Прочитано строк: {counts['rows']}; узел: {scope['name']} ({scope['level']} {scope['id']}).")
+    print("План: " + _counts_line(counts))
+    for note in preview["notes"]:
+        print(note)
+    for item in preview["first"]["archive"][:10]:
+        print(f"  в архив: {item['key'] or '#' + str(item['id'])} {item['name']}")
+    for item in preview["first"]["change"][:10]:
+        fields = "; ".join(f"{k}: {item['before'].get(k)} → {v}" for k, v in item["after"].items())
+        print(f"  изменить: {item['key']} ({fields})")
+    bad = imports.page(db, preview["id"], user, "bad", 0, 200)
+    for entry in bad["items"]:
+        print(f"  строка {entry['row']}, «{entry['column']}»: {reason_text(entry)}")
+    if bad["total"] > len(bad["items"]):
+        print(f"  … и ещё {bad['total'] - len(bad['items'])} (все — в предпросмотре через API).")
+
+
+def _confirmed() -> bool:
+    try:
+        answer = input("Применить? [да/нет] ")
+    except EOFError:
+        return False
+    return answer.strip().casefold() in ("д", "да", "y", "yes")
 
 
 if __name__ == "__main__":

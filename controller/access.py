@@ -77,8 +77,14 @@ _PLACE_SQL = {
 }
 
 
-def place_of(db: Database, kind: str, object_id: int) -> Place:
+def place_of(db: Database, kind: str, object_id: int | str) -> Place:
     """Return where object `kind`#`object_id` sits; NotFound if there is no such object."""
+    if kind == "import":
+        # An import preview (its id is text) sits where its author does; only the author may use it.
+        row = next(iter(db.query("SELECT user_id FROM import_preview WHERE id = ?", [object_id])), None)
+        if row is None:
+            raise NotFound(kind)
+        return place_of(db, "user", row["user_id"])
     if kind == "user":
         row = next(iter(db.query("SELECT node_type, node_id FROM user WHERE id = ?", [object_id])), None)
         if row is None:

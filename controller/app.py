@@ -12,10 +12,11 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from classcast import __version__
 from controller.config import load_config
-from controller.db import Database
+from controller.db import DB_FILE, Database
 from controller.store.content import ContentStore
 
 __all__ = ["Services", "__version__", "create_app", "services"]
@@ -34,6 +35,7 @@ class Services:
     socketio: SocketIO
     hub: Any  # controller.web.panels.PanelHub; typed loosely to keep this module free of the web layer
     ingest: Any = None  # controller.ingest.TelemetryIngest, once the server starts it
+    metrics: Any = None  # controller.metrics.Metrics, made when the metrics blueprint is registered
 
 
 def services() -> Services:
@@ -57,7 +59,12 @@ def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None
         PERMANENT_SESSION_LIFETIME=int(settings["session_lifetime_hours"] * 3600),
     )
     socketio = SocketIO(app, async_mode="gevent", cors_allowed_origins=[], logger=False)
-    db = Database(data_dir / "classcast.sqlite")
+    if settings["proxy_hops"]:
+        # Behind nginx every peer is 127.0.0.1: the client's address (throttling, audit) and scheme
+        # come from the headers of exactly this many proxies, and only when the operator says so.
+        hops = settings["proxy_hops"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    db = Database(data_dir / DB_FILE)
     from controller.web import panels as panels_web
 
     hub = panels_web.PanelHub(socketio, settings["cast_ack_timeout"])

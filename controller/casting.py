@@ -78,6 +78,8 @@ def _cast_to_panel(svc: Services, user_id: int | None, panel: dict[str, Any], it
     cast_id = svc.db.write(casts.create_cast, panel, user_id, item)
     answer = svc.hub.send(panel["id"], EVENT_SHOW, {"cast_id": str(cast_id), "item": item})
     svc.db.write(casts.record_answer, cast_id, answer)
+    if svc.metrics is not None:
+        svc.metrics.cast_answered(answer)
     if not answer.get("ok"):
         log.warning("cast %s to panel %s failed: %s", cast_id, panel["id"], answer.get("error"))
     return {"cast_id": cast_id, "panel_id": panel["id"], "panel": panel["name"], **answer}

@@ -29,6 +29,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("oidc_link_claim", "email", "the ID token claim that finds an existing account at first sign-on"),
     Setting("oidc_link_field", "email", "the account field that claim must equal: email or login"),
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    Setting(
+        "proxy_hops",
+        0,
+        "reverse proxies in front (nginx: 1); their X-Forwarded-For/-Proto are trusted only when set",
+    ),
+    Setting(
+        "metrics_token",
+        "",
+        "bearer token that opens /metrics to a scraper; empty: /metrics answers loopback, unproxied only",
+    ),
+    Setting("health_min_free_mb", 512, "free space under data_dir below which /healthz reports failing, MB"),
 )
 
 

@@ -23,6 +23,8 @@ from controller.migrations import migrations
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+DB_FILE = "classcast.sqlite"  # the database's name in the data folder (backups and restores find it so)
+
 
 def connect(path: Path) -> sqlite_utils.Database:
     """Return a connection to the database file at `path`, in WAL mode with foreign keys on."""

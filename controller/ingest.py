@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,9 @@ def server_keys(data_dir: Path) -> tuple[str, str]:
 class TelemetryIngest:
     """The ROUTER and the ZAP handler; `start()` binds and spawns them, `stop()` closes them."""
 
-    def __init__(self, db: Database, bind: str, secret_key: str) -> None:
+    def __init__(self, db: Database, bind: str, secret_key: str, metrics: Any = None) -> None:
         self.db, self.bind, self._secret_key = db, bind, secret_key
+        self.metrics = metrics  # controller.metrics.Metrics; None where nobody scrapes (some tests)
         self.context = zmq_green.Context()
         self.endpoint: str | None = None
         self._greenlets: list[gevent.Greenlet] = []
@@ -135,9 +137,13 @@ class TelemetryIngest:
             result = self.db.write(telemetry.store_batch, panel_id, batch["events"])
         except BadBatch as exc:
             log.warning("telemetry: panel %s sent a bad message: %s", panel_id, exc)
+            if self.metrics is not None:
+                self.metrics.batch_refused()
             body = {"seq": exc.seq, "error": exc.code, "message": str(exc)}
             return [FRAME_ERROR, json.dumps(body).encode()]
         self.batches += 1
+        if self.metrics is not None:
+            self.metrics.batch_acked(panel_id, batch["events"], result, time.time())
         return [FRAME_ACK, json.dumps({"seq": batch["seq"], **asdict(result)}).encode()]
 
 

@@ -45,7 +45,9 @@ class ControllerServer:
         )
         public_key, secret_key = server_keys(self.svc.data_dir)
         self.public_key = public_key
-        self.svc.ingest = TelemetryIngest(self.svc.db, settings["telemetry_bind"], secret_key)
+        self.svc.ingest = TelemetryIngest(
+            self.svc.db, settings["telemetry_bind"], secret_key, self.svc.metrics
+        )
 
     def start(self) -> None:
         self.http.start()

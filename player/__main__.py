@@ -12,8 +12,11 @@ from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
 import gevent.event  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
 
+from classcast import notify  # noqa: E402
 from classcast.identity import ensure_identity  # noqa: E402
+from classcast.journal import setup_logging  # noqa: E402
 from classcast.settings import SettingsError  # noqa: E402
 from player.cache import ContentCache  # noqa: E402
 from player.client import ControllerLink  # noqa: E402
@@ -40,10 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"classcast-player: настройки: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=getattr(logging, settings["log_level"].upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(settings["log_level"], "classcast-player")
     return run(settings)
 
 
@@ -67,6 +67,8 @@ def run(settings: dict) -> int:
     kiosk = Kiosk(cache.get)
     server = serve(kiosk, settings["kiosk_host"], settings["kiosk_port"])
     print(f"kiosk page: http://{settings['kiosk_host']}:{server.server_port}/", flush=True)
+    workers: list[gevent.Greenlet] = []
+    watchdog = _tell_systemd_ready(server, workers)
     if not identity.enrolled:
         log.info("not enrolled yet; panel key fingerprint %s", identity.fingerprint)
     while not identity.enrolled and not stop.wait(_ENROLMENT_POLL_S):
@@ -77,13 +79,33 @@ def run(settings: dict) -> int:
         link = ControllerLink(
             settings["controller_url"], identity.token, ctx, settings["retry_min"], settings["retry_max"]
         )
-        worker = gevent.spawn(link.run_forever)
+        workers.append(gevent.spawn(link.run_forever))
         stop.wait()
-        worker.kill()
+        notify.notify(notify.STOPPING)
+        gevent.killall(workers)  # before closing the link, or the worker would reconnect it
         link.close()
+    else:
+        notify.notify(notify.STOPPING)
+    if watchdog is not None:
+        watchdog.kill()
     server.stop(timeout=1)
     log.info("stopped")
     return 0
+
+
+def _tell_systemd_ready(server: WSGIServer, workers: list[gevent.Greenlet]) -> gevent.Greenlet | None:
+    """Return the watchdog greenlet (None when systemd asks for none), having reported READY=1.
+
+    Ready once the page is served: the kiosk browser's unit is ordered after this one. The pings go
+    on while the page server and the controller link live; a dead one stops them and systemd restarts.
+    """
+    notify.notify(notify.READY, f"STATUS=kiosk page on port {server.server_port}")
+    interval = notify.watchdog_interval()
+    if interval is None:
+        return None
+    return notify.spawn_watchdog(
+        lambda: server.started and not any(worker.dead for worker in workers), interval, "player"
+    )
 
 
 if __name__ == "__main__":

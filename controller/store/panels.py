@@ -60,3 +60,19 @@ def panels_of_room(db: Database, room_id: int) -> list[dict[str, Any]]:
 
 def mark_connected(db: Database, panel_id: int, player_version: str | None) -> None:
     db["panel"].update(panel_id, {"last_seen_at": now_iso(), "player_version": player_version})
+
+
+def rotate_credentials(db: Database, panel_id: int, curve_public_key: str | None = None) -> str | None:
+    """Return the panel's new token (None if there is no active panel `panel_id`); the old one stops working.
+
+    With `curve_public_key`, the panel's ZeroMQ key is replaced too (the panel made a new key pair).
+    """
+    active = db.execute("SELECT 1 FROM panel WHERE id = ? AND state = 'active'", [panel_id]).fetchone()
+    if active is None:
+        return None
+    token = secrets.token_urlsafe(32)
+    changes: dict[str, Any] = {"token_hash": token_hash(token)}
+    if curve_public_key is not None:
+        changes["curve_public_key"] = curve_public_key
+    db["panel"].update(panel_id, changes)
+    return token

@@ -90,6 +90,8 @@ def test_the_agent_ships_inventory_and_heartbeats(
     assert inventory["data"]["agent_version"] and inventory["data"]["hostname"]
     heartbeat = events[-1]
     assert {"memory_used_bytes", "disk_free_bytes", "uptime_s", "cpu_percent"} <= heartbeat["data"].keys()
+    # The loop adds its spool's state, so the controller sees a backlog build up before events are lost.
+    assert heartbeat["data"]["spool_events"] >= 0 and heartbeat["data"]["spool_dropped"] == 0
     assert isinstance(heartbeat["clock_synced"], bool) and heartbeat["mono_time"] > 0
     log = (tmp_path / "agent.log").read_text()
     assert "SIGTERM received" in log and "Traceback" not in log
