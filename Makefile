@@ -38,7 +38,8 @@ translations: $(MO)
 $(MO): controller/translations/en/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel -q compile -d controller/translations
 
-# Gather the messages marked in code and templates into the catalogues (run after adding messages).
+# Gather the messages marked in code, templates and the staff pages' scripts (babel.cfg) into the one
+# catalogue (run after adding or changing messages), then translate the new entries in the .po files.
 messages: venv
 	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k _ -o controller/translations/messages.pot .
 	$(BIN)/pybabel -q update -i controller/translations/messages.pot -d controller/translations

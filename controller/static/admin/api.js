@@ -1,9 +1,12 @@
 // The controller's REST API as the staff pages use it: JSON in and out, the CSRF header on writes,
-// errors turned into ApiError ({status, message, fields}) with the server's Russian message.
+// errors turned into ApiError ({status, message, fields}) with the server's message (already in the
+// page's language: the server picks it the same way).
+
+import { _ } from "./i18n.js";
 
 const T = {
-  network: "Нет связи с сервером. Проверьте сеть и попробуйте ещё раз.",
-  unreadable: "Сервер ответил непонятно. Обновите страницу и попробуйте ещё раз.",
+  network: _("Нет связи с сервером. Проверьте сеть и попробуйте ещё раз."),
+  unreadable: _("Сервер ответил непонятно. Обновите страницу и попробуйте ещё раз."),
 };
 
 export class ApiError extends Error {

@@ -2,70 +2,72 @@
 // local time; filters go to the API, "Показать ещё" pages back with before_id.
 
 import { get } from "./api.js";
+import { _ } from "./i18n.js";
 import { displayName } from "./kinds.js";
 import { Notices, el, fillSelect, T as UI } from "./ui.js";
 
 const T = {
   columns: {
-    at: "Время",
-    actor: "Кто",
-    role: "Роль",
-    action: "Действие",
-    object: "Объект",
-    outcome: "Итог",
-    ip: "Адрес",
+    at: _("Время"),
+    actor: _("Кто"),
+    role: _("Роль"),
+    action: _("Действие"),
+    object: _("Объект"),
+    outcome: _("Итог"),
+    ip: _("Адрес"),
   },
-  allActions: "Все действия",
-  allOutcomes: "Любой итог",
-  allKinds: "Любые объекты",
+  allActions: _("Все действия"),
+  allOutcomes: _("Любой итог"),
+  allKinds: _("Любые объекты"),
   actions: {
-    sign_in: "вход",
-    sign_in_failed: "неудачный вход",
-    sign_out: "выход",
-    create: "создание",
-    update: "изменение",
-    archive: "перенос в архив",
-    import: "импорт",
-    export: "выгрузка",
-    denied: "отказ в доступе",
-    enroll_panel: "регистрация панели",
-    cast: "показ на экране",
+    sign_in: _("вход"),
+    sign_in_failed: _("неудачный вход"),
+    sign_out: _("выход"),
+    create: _("создание"),
+    update: _("изменение"),
+    archive: _("перенос в архив"),
+    import: _("импорт"),
+    export: _("выгрузка"),
+    denied: _("отказ в доступе"),
+    enroll_panel: _("регистрация панели"),
+    cast: _("показ на экране"),
   },
-  outcomes: { ok: "успешно", denied: "отказано", failed: "не удалось" },
+  outcomes: { ok: _("успешно"), denied: _("отказано"), failed: _("не удалось") },
   kinds: {
-    region: "регион",
-    municipality: "муниципалитет",
-    school: "школа",
-    room: "кабинет",
-    user: "учётная запись",
-    panel: "панель",
-    cast: "показ",
-    content: "материал",
-    import: "импорт",
-    audit: "журнал событий",
+    region: _("регион"),
+    municipality: _("муниципалитет"),
+    school: _("школа"),
+    room: _("кабинет"),
+    user: _("учётная запись"),
+    panel: _("панель"),
+    cast: _("показ"),
+    content: _("материал"),
+    import: _("импорт"),
+    audit: _("журнал событий"),
   },
-  reasons: { bad_credentials: "неверный логин или пароль", throttled: "слишком много попыток" },
-  methods: { password: "по паролю", oidc: "через ЕСИА" },
+  reasons: { bad_credentials: _("неверный логин или пароль"), throttled: _("слишком много попыток") },
+  methods: { password: _("по паролю"), oidc: _("через ЕСИА") },
   fieldNames: {
-    code: "код",
-    name: "название",
-    short_name: "краткое название",
-    ogrn: "ОГРН",
-    inn: "ИНН",
-    address: "адрес",
-    timezone: "часовой пояс",
-    login: "логин",
-    full_name: "ФИО",
-    role: "роль",
-    node_type: "узел",
-    node_id: "узел",
+    code: _("код"),
+    name: _("название"),
+    short_name: _("краткое название"),
+    ogrn: _("ОГРН"),
+    inn: _("ИНН"),
+    address: _("адрес"),
+    timezone: _("часовой пояс"),
+    login: _("логин"),
+    full_name: _("ФИО"),
+    role: _("роль"),
+    node_type: _("узел"),
+    node_id: _("узел"),
   },
-  changed: (names) => `изменено: ${names}`,
-  number: (id) => `№ ${id}`,
+  changed: (names) => _("изменено: %(names)s", { names }),
+  number: (id) => _("№ %(id)s", { id }),
   nobody: "—",
-  shown: (n) => `Показано событий: ${n}`,
-  empty: "Событий не найдено.",
-  more: "Показать ещё",
+  named: (kind, name) => _("%(kind)s «%(name)s»", { kind, name }),
+  shown: (n) => _("Показано событий: %(n)s", { n }),
+  empty: _("Событий не найдено."),
+  more: _("Показать ещё"),
 };
 
 const PAGE = 50;
@@ -83,7 +85,10 @@ const table = document.getElementById("table");
 const body = el("tbody");
 const summary = document.getElementById("summary");
 const more = document.getElementById("more");
-const timeFormat = new Intl.DateTimeFormat("ru-RU", { dateStyle: "short", timeStyle: "medium" });
+const timeFormat = new Intl.DateTimeFormat(document.documentElement.lang || "ru", {
+  dateStyle: "short",
+  timeStyle: "medium",
+});
 
 const names = {}; // kind -> Map(id -> name), read once per kind from the registry and accounts API
 let events = [];
@@ -118,7 +123,7 @@ function objectCell(event) {
     const known = names[event.object_kind] && names[event.object_kind].get(event.object_id);
     const name = known || detail.name || detail.full_name || detail.login;
     const label = name
-      ? `${kind} «${name}»`
+      ? T.named(kind, name)
       : event.object_id
         ? `${kind} ${T.number(event.object_id)}`
         : kind;

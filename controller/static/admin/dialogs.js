@@ -1,13 +1,14 @@
 // The staff pages' dialogs: a form whose fields show the API's errors beside them, a confirmation,
 // and a dialog that only shows something. Native <dialog>: modal, focus kept inside, Esc closes.
 
+import { _ } from "./i18n.js";
 import { el, fillSelect } from "./ui.js";
 
 const T = {
-  save: "Сохранить",
-  cancel: "Отмена",
-  close: "Закрыть",
-  formFailed: "Не удалось сохранить. Проверьте поля формы.",
+  save: _("Сохранить"),
+  cancel: _("Отмена"),
+  close: _("Закрыть"),
+  formFailed: _("Не удалось сохранить. Проверьте поля формы."),
 };
 
 let dialogCount = 0;

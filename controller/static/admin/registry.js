@@ -15,26 +15,30 @@ import {
   fieldsFor,
 } from "./kinds.js";
 import { confirmDialog, formDialog } from "./dialogs.js";
+import { _ } from "./i18n.js";
 import { Listing, Notices, debounce, el, may, pageData, T as UI } from "./ui.js";
 
 const T = {
-  registry: "Реестр",
-  allRegions: "Все регионы",
-  edit: "Изменить",
-  editTitle: (name) => `Изменить: ${name}`,
-  archive: "В архив",
-  archiveTitle: "Перенести в архив?",
+  registry: _("Реестр"),
+  allRegions: _("Все регионы"),
+  edit: _("Изменить"),
+  editTitle: (name) => _("Изменить: %(name)s", { name }),
+  archive: _("В архив"),
+  archiveTitle: _("Перенести в архив?"),
   archiveText: (what, name) =>
-    `${what} «${name}» пропадёт из списков и из выбора в формах. Его история, статистика и записи журнала сохранятся.`,
-  archiveConfirm: "Перенести в архив",
-  created: (what, name) => `Добавлено: ${what} «${name}».`,
-  saved: (what, name) => `Сохранено: ${what} «${name}».`,
-  archived: (what, name) => `В архиве: ${what} «${name}».`,
-  archivedBadge: "в архиве",
-  open: (name) => `Открыть «${name}»`,
-  editOf: (name) => `Изменить «${name}»`,
-  archiveOf: (name) => `В архив «${name}»`,
-  notFound: "Этого объекта нет в вашей части реестра. Показан верхний уровень.",
+    _(
+      "%(what)s «%(name)s» пропадёт из списков и из выбора в формах. Его история, статистика и записи журнала сохранятся.",
+      { what, name },
+    ),
+  archiveConfirm: _("Перенести в архив"),
+  created: (what, name) => _("Добавлено: %(what)s «%(name)s».", { what, name }),
+  saved: (what, name) => _("Сохранено: %(what)s «%(name)s».", { what, name }),
+  archived: (what, name) => _("В архиве: %(what)s «%(name)s».", { what, name }),
+  archivedBadge: _("в архиве"),
+  open: (name) => _("Открыть «%(name)s»", { name }),
+  editOf: (name) => _("Изменить «%(name)s»", { name }),
+  archiveOf: (name) => _("В архив «%(name)s»", { name }),
+  notFound: _("Этого объекта нет в вашей части реестра. Показан верхний уровень."),
 };
 
 const page = pageData();

@@ -1,20 +1,25 @@
 // Shared pieces of the staff pages: building elements, the page's notices, the sortable and
 // filterable table, select options; the dialogs are in dialogs.js.
 
+import { _ } from "./i18n.js";
+
 export const T = {
   roles: {
-    teacher: "педагог",
-    school_it: "администратор ОО",
-    municipal: "муниципальный координатор",
-    regional: "региональный координатор",
-    operator: "оператор",
+    teacher: _("педагог"),
+    school_it: _("администратор ОО"),
+    municipal: _("муниципальный координатор"),
+    regional: _("региональный координатор"),
+    operator: _("оператор"),
   },
-  close: "Закрыть",
-  actions: "Действия",
-  sortBy: "Сортировать по полю",
-  shown: (shown, total) => (shown === total ? `Всего: ${total}` : `Показано ${shown} из ${total}`),
-  noMatch: "Под фильтр ничего не подходит.",
-  loading: "Загрузка…",
+  close: _("Закрыть"),
+  actions: _("Действия"),
+  sortBy: _("Сортировать по полю"),
+  shown: (shown, total) =>
+    shown === total
+      ? _("Всего: %(total)s", { total })
+      : _("Показано %(shown)s из %(total)s", { shown, total }),
+  noMatch: _("Под фильтр ничего не подходит."),
+  loading: _("Загрузка…"),
 };
 
 /** Return a new element: `props` sets properties (and `attrs` attributes), children are nodes or text. */

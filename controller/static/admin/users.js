@@ -5,44 +5,50 @@
 import { ApiError, get, write } from "./api.js";
 import { displayName as nodeName } from "./kinds.js";
 import { confirmDialog, formDialog } from "./dialogs.js";
+import { _ } from "./i18n.js";
 import { showOneTimePassword } from "./password.js";
 import { Listing, Notices, debounce, el, fillSelect, may, pageData, T as UI } from "./ui.js";
 
 const T = {
-  noPassword: (login) => `Учётная запись «${login}» создана; вход — через единую учётную запись (ЕСИА).`,
-  allRoles: "Все роли",
-  columns: { full_name: "ФИО", login: "Логин", role: "Роль", node: "Организация" },
-  nodeKinds: { region: "регион", municipality: "муниципалитет", school: "школа" },
-  wholeSystem: "вся система",
-  newTitle: "Новая учётная запись",
-  create: "Создать",
-  editTitle: (name) => `Изменить: ${name}`,
-  edit: "Изменить",
-  archive: "В архив",
-  editOf: (name) => `Изменить учётную запись «${name}»`,
-  archiveOf: (name) => `В архив учётную запись «${name}»`,
-  fields: { full_name: "ФИО", login: "Логин", email: "Эл. почта", role: "Роль" },
-  nodeField: { school: "Школа", municipality: "Муниципалитет", region: "Регион" },
+  noPassword: (login) =>
+    _("Учётная запись «%(login)s» создана; вход — через единую учётную запись (ЕСИА).", { login }),
+  allRoles: _("Все роли"),
+  columns: { full_name: _("ФИО"), login: _("Логин"), role: _("Роль"), node: _("Организация") },
+  nodeKinds: { region: _("регион"), municipality: _("муниципалитет"), school: _("школа") },
+  number: (id) => _("№ %(id)s", { id }),
+  wholeSystem: _("вся система"),
+  newTitle: _("Новая учётная запись"),
+  create: _("Создать"),
+  editTitle: (name) => _("Изменить: %(name)s", { name }),
+  edit: _("Изменить"),
+  archive: _("В архив"),
+  editOf: (name) => _("Изменить учётную запись «%(name)s»", { name }),
+  archiveOf: (name) => _("В архив учётную запись «%(name)s»", { name }),
+  fields: { full_name: _("ФИО"), login: _("Логин"), email: _("Эл. почта"), role: _("Роль") },
+  nodeField: { school: _("Школа"), municipality: _("Муниципалитет"), region: _("Регион") },
   hints: {
-    login: "Буквы, цифры и . _ - @ — с ним входят в систему.",
-    email: "Необязательно.",
+    login: _("Буквы, цифры и . _ - @ — с ним входят в систему."),
+    email: _("Необязательно."),
   },
-  choose: "— выберите —",
-  checkFields: "Проверьте поля формы.",
+  choose: _("— выберите —"),
+  checkFields: _("Проверьте поля формы."),
   chooseNode: {
-    school: "Выберите школу.",
-    municipality: "Выберите муниципалитет.",
-    region: "Выберите регион.",
+    school: _("Выберите школу."),
+    municipality: _("Выберите муниципалитет."),
+    region: _("Выберите регион."),
   },
-  archiveTitle: "Закрыть учётную запись?",
+  archiveTitle: _("Закрыть учётную запись?"),
   archiveText: (name, login) =>
-    `${name} (${login}) больше не сможет войти, открытые сеансы завершатся. Записи журнала событий сохранятся.`,
-  archiveConfirm: "Перенести в архив",
-  created: (name) => `Учётная запись «${name}» создана.`,
-  saved: (name) => `Сохранено: «${name}».`,
-  archived: (name) => `Учётная запись «${name}» перенесена в архив.`,
-  archivedBadge: "в архиве",
-  empty: "Учётных записей пока нет.",
+    _(
+      "%(name)s (%(login)s) больше не сможет войти, открытые сеансы завершатся. Записи журнала событий сохранятся.",
+      { name, login },
+    ),
+  archiveConfirm: _("Перенести в архив"),
+  created: (name) => _("Учётная запись «%(name)s» создана.", { name }),
+  saved: (name) => _("Сохранено: «%(name)s».", { name }),
+  archived: (name) => _("Учётная запись «%(name)s» перенесена в архив.", { name }),
+  archivedBadge: _("в архиве"),
+  empty: _("Учётных записей пока нет."),
 };
 
 // The level of the registry each role is bound to (controller.access.ROLE_LEVEL).
@@ -63,7 +69,7 @@ let accounts = [];
 function nodeText(account) {
   if (!account.node_type) return T.wholeSystem;
   const node = nodes[account.node_type].get(account.node_id);
-  const name = node ? nodeName(account.node_type, node) : `№ ${account.node_id}`;
+  const name = node ? nodeName(account.node_type, node) : T.number(account.node_id);
   return `${name} (${T.nodeKinds[account.node_type]})`;
 }
 
