@@ -24,6 +24,7 @@ _OPERATOR = frozenset({"operator"})
 _REGIONAL = frozenset({"regional", "operator"})
 _MUNICIPAL = frozenset({"municipal", "regional", "operator"})
 _CASTING = frozenset({"teacher", "school_it"})
+_SCHOOL_IT = frozenset({"school_it"})  # who registers the school's panels (DESIGN.md: roles)
 
 
 def _registry(managers: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -34,13 +35,15 @@ def _registry(managers: frozenset[str]) -> dict[str, frozenset[str]]:
 POLICY: dict[str, dict[str, frozenset[str]]] = {
     "region": _registry(_OPERATOR),
     "municipality": _registry(_REGIONAL),
-    "school": _registry(_MUNICIPAL),
+    # "export": the kind's list in the import's format, for those who may import it back.
+    "school": {**_registry(_MUNICIPAL), "export": _MUNICIPAL},
     "room": _registry(_STAFF),
-    "user": {"read": _STAFF, "create": _STAFF, "update": _STAFF, "archive": _STAFF},
+    "user": {"read": _STAFF, "create": _STAFF, "update": _STAFF, "archive": _STAFF, "export": _STAFF},
     "audit": {"read": _STAFF},
     "import": {"create": _STAFF},
     "cast": {"read": _CASTING, "create": _CASTING},
     "content": {"create": _CASTING},
+    "panel": {"create": _SCHOOL_IT},
 }
 
 

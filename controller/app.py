@@ -84,16 +84,32 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         auth,
         casting,
         errors,
+        exports,
         health,
         imports,
         metrics,
         oidc,
+        pairing,
         panels,
         registry,
         security,
     )
 
-    blueprints = (health, metrics, auth, oidc, casting, panels, registry, accounts, audit_log, imports, admin)
+    blueprints = (
+        health,
+        metrics,
+        auth,
+        oidc,
+        casting,
+        panels,
+        pairing,
+        registry,
+        accounts,
+        audit_log,
+        imports,
+        exports,
+        admin,
+    )
     for module in blueprints:
         app.register_blueprint(module.blueprint)
     socketio.on_namespace(panels.PanelNamespace())

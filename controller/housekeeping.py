@@ -1,4 +1,4 @@
-"""Housekeeping on a timer: audit events past their retention, expired sessions."""
+"""Housekeeping on a timer: audit events past their retention, expired sessions, old pairing codes."""
 
 from __future__ import annotations
 
@@ -7,20 +7,26 @@ import logging
 import gevent
 
 from controller.app import Services
-from controller.store import audit, sessions
+from controller.store import audit, pairings, sessions
 
 log = logging.getLogger(__name__)
 
 EVERY_S = 6 * 3600
 
 
-def tidy(svc: Services) -> tuple[int, int]:
-    """Return how many audit events and sessions were removed, having removed them."""
+def tidy(svc: Services) -> tuple[int, int, int]:
+    """Return how many audit events, sessions and pairings were removed, having removed them."""
     events = svc.db.write(audit.purge, svc.settings["audit_retention_days"])
     expired = svc.db.write(sessions.purge_expired)
-    if events or expired:
-        log.info("housekeeping: %d audit events past retention, %d expired sessions removed", events, expired)
-    return events, expired
+    codes = svc.db.write(pairings.forget_old)
+    if events or expired or codes:
+        log.info(
+            "housekeeping: removed %d audit events past retention, %d expired sessions, %d old pairings",
+            events,
+            expired,
+            codes,
+        )
+    return events, expired, codes
 
 
 def run_forever(svc: Services) -> None:

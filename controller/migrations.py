@@ -101,3 +101,29 @@ _SCHEMA_0002 = (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id INTEGER NOT NULL REFERENCES user(id),
         created_at REAL NOT NULL, applied_at REAL, plan TEXT NOT NULL)""",
 )
+
+
+@migrations(name="0003_pairing")
+def _m0003(db: sqlite_utils.Database) -> None:
+    for statement in _SCHEMA_0003:
+        db.execute(statement)
+
+
+_SCHEMA_0003 = (
+    # A panel asking to be registered: the code on its screen, the key it proved it holds, and the
+    # hash of the secret it alone will collect its credentials with. Kept after use (state `spent`)
+    # so a code can never bind twice; housekeeping removes the old ones.
+    """CREATE TABLE pairing (
+        id TEXT PRIMARY KEY, code TEXT NOT NULL, curve_public_key TEXT NOT NULL,
+        secret_hash TEXT NOT NULL, serial TEXT, mac TEXT, model TEXT, os TEXT, player_version TEXT,
+        address TEXT, created_at REAL NOT NULL, expires_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'approved', 'spent')),
+        panel_id INTEGER REFERENCES panel(id), approved_by INTEGER REFERENCES user(id))""",
+    "CREATE UNIQUE INDEX pairing_by_code ON pairing(code) WHERE state = 'waiting'",
+    "CREATE INDEX pairing_by_key ON pairing(curve_public_key)",
+    "ALTER TABLE panel ADD COLUMN serial TEXT",
+    "ALTER TABLE panel ADD COLUMN mac TEXT",
+    "ALTER TABLE panel ADD COLUMN model TEXT",
+    "ALTER TABLE panel ADD COLUMN os TEXT",
+    "ALTER TABLE panel ADD COLUMN paired_at TEXT",
+)

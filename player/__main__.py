@@ -23,9 +23,9 @@ from player.client import ControllerLink  # noqa: E402
 from player.commands import Context  # noqa: E402
 from player.config import load_config  # noqa: E402
 from player.kiosk import Kiosk, serve  # noqa: E402
+from player.pairing import Pairing  # noqa: E402
 
 log = logging.getLogger("player")
-_ENROLMENT_POLL_S = 2.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,9 +70,10 @@ def run(settings: dict) -> int:
     workers: list[gevent.Greenlet] = []
     watchdog = _tell_systemd_ready(server, workers)
     if not identity.enrolled:
-        log.info("not enrolled yet; panel key fingerprint %s", identity.fingerprint)
-    while not identity.enrolled and not stop.wait(_ENROLMENT_POLL_S):
-        identity = ensure_identity(data_dir)
+        log.info("not enrolled yet: showing a pairing code (key fingerprint %s)", identity.fingerprint)
+        retry = settings["retry_min"], settings["retry_max"]
+        pairing = Pairing(data_dir, settings["controller_url"], kiosk.show_pairing, *retry)
+        identity = pairing.run(stop) or identity
     if identity.enrolled:
         cache.token = identity.token
         ctx = Context(kiosk, cache, settings["show_timeout"])

@@ -2,7 +2,8 @@
 
 The kiosk browser opens `/`; the page listens on `/events` (server-sent events) for what to show and
 posts to `/shown` once an item is on screen. A page that (re)connects is sent the current item at
-once, so a reloaded or restarted browser comes back to what it was showing.
+once, so a reloaded or restarted browser comes back to what it was showing. Until the panel is
+paired, the page shows the pairing screen instead (a `pairing` event, and the QR code at /pairing.svg).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import gevent
 import gevent.event
 import gevent.queue
 from gevent import pywsgi
+
+from player.qr import qr_svg
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,8 @@ class Kiosk:
         self._pages: set[gevent.queue.Queue] = set()
         self._waiting: dict[str, gevent.event.AsyncResult] = {}
         self.attached = gevent.event.Event()
+        self.pairing: dict[str, Any] | None = None
+        self._qr: tuple[str, bytes] | None = None  # (the text it encodes, the SVG)
 
     @property
     def pages(self) -> int:
@@ -58,14 +63,28 @@ class Kiosk:
         message = {"cast_id": cast_id, "item": item}
         self.current = message
         done = self._waiting[cast_id] = gevent.event.AsyncResult()
-        for page in list(self._pages):
-            page.put(message)
+        self._send("show", message)
         try:
             return done.get(timeout=timeout)
         except gevent.Timeout:
             return {"ok": False, "error": "timeout" if self._pages else "no_display"}
         finally:
             self._waiting.pop(cast_id, None)
+
+    def show_pairing(self, pairing: dict[str, Any] | None) -> None:
+        """Show the pairing screen with this code (see player.pairing), or leave it with None."""
+        if pairing is not None and pairing.get("approve_url"):
+            if self._qr is None or self._qr[0] != pairing["approve_url"]:
+                self._qr = (pairing["approve_url"], qr_svg(pairing["approve_url"]))
+            pairing = {**pairing, "qr": "/pairing.svg?code=" + str(pairing.get("code"))}
+        if pairing == self.pairing:
+            return
+        self.pairing = pairing
+        self._send("pairing", pairing or {"done": True})
+
+    def _send(self, event: str, message: dict[str, Any]) -> None:
+        for page in list(self._pages):
+            page.put((event, message))
 
     def report(self, body: dict[str, Any]) -> None:
         """Take a page's report that an item is on screen (or could not be shown)."""
@@ -88,6 +107,8 @@ class Kiosk:
             return _file(start_response, _STATIC / "kiosk.html", "text/html; charset=utf-8")
         if method == "GET" and path.startswith("/static/") and path[8:] in _STATIC_FILES:
             return _file(start_response, _STATIC / path[8:], mimetypes.guess_type(path)[0] or "text/plain")
+        if method == "GET" and path == "/pairing.svg" and self._qr is not None:
+            return _file_bytes(start_response, self._qr[1], "image/svg+xml")
         if method == "GET" and path == "/healthz":
             return _plain(start_response, "200 OK", b"attached" if self._pages else b"waiting")
         if method == "GET" and path == "/events":
@@ -107,11 +128,13 @@ class Kiosk:
         log.info("kiosk page attached (%d open)", len(self._pages))
         try:
             yield b"retry: 1000\n\n"
+            if self.pairing is not None:
+                yield _event("pairing", self.pairing)
             if self.current is not None:
-                yield _event(self.current)
+                yield _event("show", self.current)
             while True:
                 try:
-                    yield _event(page.get(timeout=_KEEPALIVE_S))
+                    yield _event(*page.get(timeout=_KEEPALIVE_S))
                 except gevent.queue.Empty:
                     yield b": keep-alive\n\n"
         finally:
@@ -138,8 +161,9 @@ class Kiosk:
         return _file(start_response, *found)
 
 
-def _event(message: dict[str, Any]) -> bytes:
-    return b"event: show\ndata: " + json.dumps(message, ensure_ascii=False).encode() + b"\n\n"
+def _event(name: str, message: dict[str, Any]) -> bytes:
+    data = json.dumps(message, ensure_ascii=False).encode()
+    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
 
 
 def _plain(start_response: StartResponse, status: str, body: bytes) -> list[bytes]:
@@ -148,7 +172,10 @@ def _plain(start_response: StartResponse, status: str, body: bytes) -> list[byte
 
 
 def _file(start_response: StartResponse, path: Any, mime: str) -> list[bytes]:
-    data = path.read_bytes()
+    return _file_bytes(start_response, path.read_bytes(), mime)
+
+
+def _file_bytes(start_response: StartResponse, data: bytes, mime: str) -> list[bytes]:
     start_response("200 OK", [("Content-Type", mime), ("Content-Length", str(len(data))), *_HEADERS])
     return [data]
 

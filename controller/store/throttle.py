@@ -1,7 +1,9 @@
-"""Sign-in throttling: failures counted per login and per address, with growing lock-outs.
+"""Throttling of guesses: sign-in failures per login and per address, pairing codes per user and in all.
 
 Keys are counted whether or not the login exists, so the lock-out says nothing about which logins
-are real; the answer a locked-out person gets is as generic as a wrong password's.
+are real; the answer a locked-out person gets is as generic as a wrong password's. A pairing code has
+30^8 values and lives 10 minutes: ten wrong codes per person and two hundred across the controller
+per window leave a guesser no chance, while a person who mistypes twice goes on at once.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ import time
 from sqlite_utils import Database
 
 WINDOW_S = 15 * 60
-LIMITS = {"login": 5, "ip": 50}  # failures allowed in a window before a lock-out
+# failures allowed in a window before a lock-out, by the key's kind
+LIMITS = {"login": 5, "ip": 50, "pairing-user": 10, "pairing-all": 200}
 FIRST_LOCK_S = 60.0
 MAX_LOCK_S = 15 * 60.0
 
 
 def keys(login: str, ip: str | None) -> list[str]:
     return [f"login:{login.lower()[:128]}", f"ip:{ip or '?'}"]
+
+
+def pairing_keys(user_id: int) -> list[str]:
+    return [f"pairing-user:{user_id}", "pairing-all:"]
 
 
 def locked_for(db: Database, keys: list[str]) -> float:

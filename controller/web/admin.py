@@ -1,4 +1,4 @@
-"""The staff pages: the registry, the accounts and the audit log.
+"""The staff pages: the registry, the accounts, the audit log and the import of lists.
 
 Each page is a shell (headings, filters, empty tables, dialogs) whose data the page's script reads
 from the guarded API routes; the shell itself names nothing of the registry. What the shell does carry
@@ -70,3 +70,18 @@ def users_page() -> Any:
 @public(_SHELL)
 def audit_page() -> Any:
     return _staff_page("admin/audit.html")
+
+
+@blueprint.get("/imports")
+@login_required
+@public(_SHELL)
+def imports_page() -> Any:
+    return _staff_page("admin/imports.html")
+
+
+@blueprint.get("/pair")
+@login_required
+@public(_SHELL)
+def pair_page() -> Any:
+    """Approve a new panel: the code typed or scanned off its screen (the QR code opens ?code=…)."""
+    return _staff_page("admin/pair.html")

@@ -43,7 +43,9 @@ def login_required(view: Callable) -> Callable:
         if current_user() is None:
             if request.path.startswith("/api/"):
                 return {"error": "unauthenticated", "message": _("Войдите в систему.")}, 401
-            return redirect(url_for("auth.login", next=request.path))
+            # The query string too: a scanned pairing QR code (/admin/pair?code=…) keeps its code.
+            target = request.full_path if request.query_string else request.path
+            return redirect(url_for("auth.login", next=target))
         return view(*args, **kwargs)
 
     return wrapped

@@ -72,5 +72,35 @@ async function show(message) {
   return report({ cast_id: message.cast_id, ok: true, shown_at: Date.now() / 1000 });
 }
 
+// The pairing screen: shown until the panel is paired (the player sends {done: true} then).
+const pairing = document.getElementById("pairing");
+
+function field(id, text) {
+  document.getElementById(id).textContent = text || "—";
+}
+
+function showPairing(info) {
+  if (info.done) {
+    pairing.hidden = true;
+    delete document.body.dataset.pairing;
+    return;
+  }
+  const code = info.code || "";
+  field("pair-code", code.length === 8 ? code.slice(0, 4) + "-" + code.slice(4) : code);
+  field("pair-controller", info.controller);
+  field("pair-serial", info.serial);
+  field("pair-mac", info.mac);
+  field("pair-fingerprint", info.fingerprint);
+  const qr = document.getElementById("pair-qr");
+  qr.hidden = !info.qr;
+  if (info.qr) qr.src = info.qr;
+  document.getElementById("pair-status").textContent = info.online
+    ? `Код действует ${Math.max(1, Math.round((info.expires_in || 0) / 60))} мин; потом появится новый.`
+    : "Нет связи с контроллером. Панель повторяет попытки сама; проверьте сеть.";
+  pairing.hidden = false;
+  document.body.dataset.pairing = code;
+}
+
 const events = new EventSource("/events");
 events.addEventListener("show", (event) => show(JSON.parse(event.data)));
+events.addEventListener("pairing", (event) => showPairing(JSON.parse(event.data)));

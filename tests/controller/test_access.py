@@ -170,7 +170,7 @@ def test_the_log_is_append_only_and_kept_for_the_retention_set(svc: Services, wo
         )
     )
     svc.settings["audit_retention_days"] = 365.0
-    removed, _ = housekeeping.tidy(svc)
+    removed, *_ = housekeeping.tidy(svc)
     assert removed == 1 and svc.db.read["audit_event"].count == 1
 
 

@@ -60,7 +60,7 @@ def test_a_teacher_signs_in_through_esia_in_a_real_browser(
     )  # fmt: skip
     base_url = read_line(controller, "ClassCast controller: ")
 
-    page = browser.new_page()
+    page = browser.new_page(locale="ru-RU")  # a Russian browser: the page comes in Russian
     page.set_default_timeout(10_000)
     page.goto(base_url + "/login")
     page.get_by_role("link", name="Войти через ЕСИА").click()

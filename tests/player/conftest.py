@@ -228,10 +228,10 @@ class EventStream:
         self.connection.close()
 
 
-def sse_data(block: str) -> dict[str, Any]:
-    """Return the JSON of an SSE `show` message block."""
+def sse_data(block: str, event: str = "show") -> dict[str, Any]:
+    """Return the JSON of an SSE message block of this `event` (a `show` unless said otherwise)."""
     fields = dict(line.split(": ", 1) for line in block.splitlines())
-    assert fields.get("event") == "show", block
+    assert fields.get("event") == event, block
     return json.loads(fields["data"])
 
 

@@ -212,3 +212,38 @@ def test_page_and_its_files_are_served_with_their_types(kiosk: KioskThread) -> N
     assert script.headers["Content-Type"] in ("text/javascript", "application/javascript")
     assert b'new EventSource("/events")' in script.body
     assert style.headers["Content-Type"] == "text/css"
+
+
+PAIRING = {
+    "code": "ABCD2345",
+    "approve_url": "http://controller.example/admin/pair?code=ABCD2345",
+    "controller": "http://controller.example",
+    "serial": "10000000a1b2c3d4",
+    "mac": "dc:a6:32:01:02:03",
+    "fingerprint": "0a1b:2c3d:4e5f:6071",
+    "expires_in": 600,
+    "online": True,
+}
+
+
+def test_the_pairing_screen_is_sent_live_and_to_a_page_that_attaches_late(
+    kiosk: KioskThread, events: EventStream
+) -> None:
+    kiosk.call(kiosk.kiosk.show_pairing, PAIRING).result(HTTP_TIMEOUT)
+    assert sse_data(events.next_block(), "pairing") == {**PAIRING, "qr": "/pairing.svg?code=ABCD2345"}
+    late = EventStream(kiosk.url)
+    try:
+        assert late.next_block() == "retry: 1000\n"
+        assert sse_data(late.next_block(), "pairing")["code"] == "ABCD2345"
+    finally:
+        late.close()
+    qr = request(kiosk.url + "/pairing.svg?code=ABCD2345")
+    assert qr.status == 200 and qr.body.startswith(b"<?xml") and b"<svg" in qr.body
+
+    kiosk.call(kiosk.kiosk.show_pairing, None).result(HTTP_TIMEOUT)  # paired: the screen goes
+    assert sse_data(events.next_block(), "pairing") == {"done": True}
+    assert kiosk.kiosk.pairing is None
+
+
+def test_no_qr_code_is_served_before_there_is_a_pairing(kiosk: KioskThread) -> None:
+    assert request(kiosk.url + "/pairing.svg").status == 404
