@@ -34,10 +34,15 @@ class PanelIdentity:
     @property
     def fingerprint(self) -> str:
         """Return a short, readable digest of the public key, shown when a panel is approved."""
-        import hashlib  # here, not at the top: it loads OpenSSL, 3.7 MB of the agent's RSS budget
+        return fingerprint(self.public_key)
 
-        digest = hashlib.sha256(self.public_key.encode()).hexdigest()[:16]
-        return ":".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+def fingerprint(public_key: str) -> str:
+    """Return a short, readable digest of a panel's public key: the panel and the controller show it."""
+    import hashlib  # here, not at the top: it loads OpenSSL, 3.7 MB of the agent's RSS budget
+
+    digest = hashlib.sha256(public_key.encode()).hexdigest()[:16]
+    return ":".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
 def identity_dir(data_dir: Path) -> Path:

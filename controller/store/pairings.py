@@ -18,6 +18,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from classcast.i18n import N_
+from classcast.identity import fingerprint
 from controller.store import panels
 from controller.timeutil import now_iso
 
@@ -114,12 +115,6 @@ def summary(pairing: dict[str, Any]) -> dict[str, Any]:
     """Return what school IT sees before approving: the device's facts and its key's fingerprint."""
     keys = ("code", "serial", "mac", "model", "os", "player_version", "expires_at", "created_at")
     return {key: pairing[key] for key in keys} | {"fingerprint": fingerprint(pairing["curve_public_key"])}
-
-
-def fingerprint(public_key: str) -> str:
-    """Return the key's fingerprint as the panel shows it (classcast.identity.PanelIdentity.fingerprint)."""
-    digest = hashlib.sha256(public_key.encode()).hexdigest()[:16]
-    return ":".join(digest[i : i + 4] for i in range(0, 16, 4))
 
 
 def approve(db: Database, code: str, room_id: int, name: str, user_id: int) -> dict[str, Any]:

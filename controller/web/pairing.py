@@ -17,6 +17,7 @@ from typing import Any
 from flask import Blueprint, g, request
 from flask_babel import gettext as _
 
+from classcast.identity import fingerprint
 from controller import access
 from controller.app import services
 from controller.i18n import translate
@@ -56,7 +57,7 @@ def request_code() -> Any:
     except pairings.Refused as exc:
         log.warning("pairing code refused to %s: %s", request.remote_addr, exc.code)
         return {"error": exc.code, "message": translate(exc.message)}, exc.status
-    log.info("pairing code issued to %s (key %s)", request.remote_addr, pairings.fingerprint(key))
+    log.info("pairing code issued to %s (key %s)", request.remote_addr, fingerprint(key))
     return {**made, "expires_in": pairings.CODE_TTL_S}, 201
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -131,6 +133,14 @@ def notify_socket() -> Iterator[NotifySocket]:
     sock.bind("\0" + name)
     yield NotifySocket(sock, "@" + name)
     sock.close()
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A folder with a short path for AF_UNIX sockets (108 bytes at most; pytest's tmp_path may be longer)."""
+    folder = Path(tempfile.mkdtemp(prefix="cc-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def get_json(url: str, timeout: float = 10) -> tuple[int, Any]:

@@ -66,6 +66,24 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
             proc.popen.stdout.close()
 
 
+@dataclass
+class Controller:
+    proc: Proc
+    url: str  # the web address, http://127.0.0.1:<port>
+    telemetry: str  # the ZeroMQ endpoint the agents ship to
+
+
+def serve_controller(
+    spawn: Callable[..., Proc], data_dir: Path, env: dict[str, str] | None = None
+) -> Controller:
+    """Start `classcast-controller serve` on free loopback ports over `data_dir`; return where it listens."""
+    proc = spawn(
+        "controller", "-m", "controller", "serve", "--data-dir", str(data_dir), "--port", "0",
+        "--telemetry-bind", "tcp://127.0.0.1:*", env={"CLASSCAST_SECURE_COOKIES": "false", **(env or {})},
+    )  # fmt: skip
+    return Controller(proc, read_line(proc, "ClassCast controller: "), read_line(proc, "telemetry: "))
+
+
 def read_line(proc: Proc, prefix: str, timeout: float = 20) -> str:
     """Return the rest of the first stdout line of `proc` that starts with `prefix`."""
     deadline = time.monotonic() + timeout

@@ -23,7 +23,7 @@ from playwright.sync_api import Browser, Page, expect
 from controller.app import create_app
 from controller.store import orgs, users
 
-from .conftest import WebUser, close_to, read_line
+from .conftest import WebUser, close_to, serve_controller
 
 PASSWORD = "пароль-координатора"
 HEADER_BLUE = (0x1D, 0x35, 0x57)
@@ -80,12 +80,9 @@ def _event(at: float, login: str, role: str, action: str, place: dict[str, int])
 def controller(tmp_path: Path, spawn: Any) -> Iterator[tuple[str, dict[str, int]]]:
     data_dir = tmp_path / "controller"
     ids = seed(data_dir)
-    proc = spawn(
-        "controller", "-m", "controller", "serve", "--data-dir", str(data_dir), "--port", "0",
-        "--telemetry-bind", "tcp://127.0.0.1:*", env={"CLASSCAST_SECURE_COOKIES": "false"},
-    )  # fmt: skip
-    yield read_line(proc, "ClassCast controller: "), ids
-    assert proc.stop() == 0, proc.log_text()
+    controller = serve_controller(spawn, data_dir)
+    yield controller.url, ids
+    assert controller.proc.stop() == 0, controller.proc.log_text()
 
 
 class Watched:

@@ -19,7 +19,7 @@ from classcast.identity import ensure_identity, save_enrollment
 from controller.app import create_app
 from controller.store import content, orgs, users
 
-from .conftest import WebUser, centre_pixel, close_to, read_line, solid_png, wait_for
+from .conftest import WebUser, centre_pixel, close_to, read_line, serve_controller, solid_png, wait_for
 
 ORANGE = (255, 140, 0)
 PASSWORD = "урок-начинается"
@@ -53,12 +53,8 @@ def test_cast_reaches_the_screen_and_telemetry_reaches_the_database(
 ) -> None:
     data_dir, panel_dir = tmp_path / "controller", tmp_path / "panel"
     world = seed(data_dir)
-    controller = spawn(
-        "controller", "-m", "controller", "serve", "--data-dir", str(data_dir), "--port", "0",
-        "--telemetry-bind", "tcp://127.0.0.1:*", env={"CLASSCAST_SECURE_COOKIES": "false"},
-    )  # fmt: skip
-    base_url = read_line(controller, "ClassCast controller: ")
-    telemetry = read_line(controller, "telemetry: ")
+    controller = serve_controller(spawn, data_dir)
+    base_url, telemetry = controller.url, controller.telemetry
 
     # School IT enrols the panel (pairing on the screen comes with the panels issue).
     identity = ensure_identity(panel_dir)
@@ -104,7 +100,7 @@ def test_cast_reaches_the_screen_and_telemetry_reaches_the_database(
         trail = db.execute("SELECT action, object_kind, actor_login FROM audit_event ORDER BY id").fetchall()
     assert trail == [("enroll_panel", "panel", "cli"), ("sign_in", "user", "teacher")]
     screen.close()
-    for proc in (agent, player, controller):
+    for proc in (agent, player, controller.proc):
         assert proc.stop() == 0, proc.log_text()
 
 

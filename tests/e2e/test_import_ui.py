@@ -23,7 +23,7 @@ from controller.app import create_app
 from controller.store import orgs, users
 from tests.controller.test_imports import ogrn
 
-from .conftest import WebUser, read_line
+from .conftest import WebUser, serve_controller
 from .test_admin_ui import PASSWORD, signed_in
 
 HEADINGS = ["Муниципалитет", "Название", "Краткое название", "ОГРН"]
@@ -62,12 +62,9 @@ def seed(data_dir: Path) -> dict[str, int]:
 def controller(tmp_path: Path, spawn: Any) -> Iterator[tuple[str, dict[str, int]]]:
     data_dir = tmp_path / "controller"
     ids = seed(data_dir)
-    proc = spawn(
-        "controller", "-m", "controller", "serve", "--data-dir", str(data_dir), "--port", "0",
-        "--telemetry-bind", "tcp://127.0.0.1:*", env={"CLASSCAST_SECURE_COOKIES": "false"},
-    )  # fmt: skip
-    yield read_line(proc, "ClassCast controller: "), ids
-    assert proc.stop() == 0, proc.log_text()
+    controller = serve_controller(spawn, data_dir)
+    yield controller.url, ids
+    assert controller.proc.stop() == 0, controller.proc.log_text()
 
 
 def school_list(*rows: list[str]) -> bytes:

@@ -20,7 +20,7 @@ from classcast.identity import ensure_identity, load_identity
 from controller.app import create_app
 from controller.store import orgs, users
 
-from .conftest import WebUser, read_line, wait_for
+from .conftest import WebUser, read_line, serve_controller, wait_for
 
 PASSWORD = "панели-без-лестницы"
 
@@ -47,12 +47,8 @@ def test_a_new_panel_shows_its_code_is_approved_and_sends_telemetry(
 ) -> None:
     data_dir, panel_dir = tmp_path / "controller", tmp_path / "panel"
     room = seed(data_dir)
-    controller = spawn(
-        "controller", "-m", "controller", "serve", "--data-dir", str(data_dir), "--port", "0",
-        "--telemetry-bind", "tcp://127.0.0.1:*", env={"CLASSCAST_SECURE_COOKIES": "false"},
-    )  # fmt: skip
-    base_url = read_line(controller, "ClassCast controller: ")
-    telemetry = read_line(controller, "telemetry: ")
+    controller = serve_controller(spawn, data_dir)
+    base_url, telemetry = controller.url, controller.telemetry
     player = spawn(
         "player", "-m", "player", "--data-dir", str(panel_dir), "--controller", base_url, "--kiosk-port", "0"
     )
@@ -100,7 +96,7 @@ def test_a_new_panel_shows_its_code_is_approved_and_sends_telemetry(
     assert ("enroll_panel", "ok", "it") in trail
     screen.close()
     staff.close()
-    for proc in (agent, player, controller):
+    for proc in (agent, player, controller.proc):
         assert proc.stop() == 0, proc.log_text()
 
 
@@ -109,11 +105,8 @@ def test_a_panel_restarted_while_waiting_keeps_its_code_and_still_collects(
 ) -> None:
     data_dir, panel_dir = tmp_path / "controller", tmp_path / "panel"
     room = seed(data_dir)
-    controller = spawn(
-        "controller", "-m", "controller", "serve", "--data-dir", str(data_dir), "--port", "0",
-        "--telemetry-bind", "tcp://127.0.0.1:*", env={"CLASSCAST_SECURE_COOKIES": "false"},
-    )  # fmt: skip
-    base_url = read_line(controller, "ClassCast controller: ")
+    controller = serve_controller(spawn, data_dir)
+    base_url = controller.url
     argv = ("-m", "player", "--data-dir", str(panel_dir), "--controller", base_url, "--kiosk-port", "0")
     player = spawn("player", *argv)
     pending = panel_dir / "identity" / "pairing.json"
@@ -130,7 +123,7 @@ def test_a_panel_restarted_while_waiting_keeps_its_code_and_still_collects(
     wait_for(lambda: load_identity(panel_dir).enrolled, 20, "the restarted panel to collect its credentials")
     assert not pending.exists()
     assert player.stop() == 0, player.log_text()
-    assert controller.stop() == 0, controller.log_text()
+    assert controller.proc.stop() == 0, controller.proc.log_text()
 
 
 def test_a_panel_that_cannot_reach_the_controller_says_so_on_its_screen(
