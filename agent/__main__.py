@@ -27,14 +27,14 @@ from agent.shipper import Shipper
 from agent.spool import Spool
 from classcast import notify
 from classcast.events import Heartbeat
-from classcast.identity import PanelIdentity, ensure_identity
+from classcast.identity import PanelIdentity, ensure_identity, load_identity
 from classcast.journal import setup_logging
 from classcast.settings import SettingsError
 
 log = logging.getLogger("agent")
 
 DESCRIPTION = "Sample the panel's health and inventory, spool the events, ship them to the controller."
-ENROLLMENT_CHECK = 2.0  # seconds between looks for the credentials the player saves when enrolled
+ENROLLMENT_CHECK = 2.0  # seconds between looks at the credentials the player saves when enrolled
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,9 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     with Stopper() as stopper:
         notify.notify(notify.READY, "STATUS=sampling and shipping")
         try:
-            identity = _wait_for_enrollment(Path(config["data_dir"]), stopper, watchdog)
-            if identity is not None:
-                run(config, identity, stopper, watchdog)
+            _serve(config, stopper, watchdog)
         except OSError as exc:  # the data directory cannot be made or written: say so, systemd retries
             log.error("cannot use the data directory %s: %s", config["data_dir"], exc)
             return 1
@@ -130,26 +128,54 @@ class Stopper:
         os.close(self._write_fd)
 
 
+def _serve(config: dict[str, Any], stopper: Stopper, watchdog: notify.LoopWatchdog) -> None:
+    """Ship with each of the panel's enrollments in turn, until `stopper` is triggered."""
+    data_dir = Path(config["data_dir"])
+    revoked_token: str | None = None
+    while (identity := _wait_for_enrollment(data_dir, stopper, watchdog, revoked_token)) is not None:
+        if run(config, identity, stopper, watchdog):
+            revoked_token = identity.token
+
+
 def _wait_for_enrollment(
-    data_dir: Path, stopper: Stopper, watchdog: notify.LoopWatchdog
+    data_dir: Path, stopper: Stopper, watchdog: notify.LoopWatchdog, revoked_token: str | None = None
 ) -> PanelIdentity | None:
-    """Return the panel's identity once it is enrolled; None if told to stop first."""
-    identity = ensure_identity(data_dir)
-    if not identity.enrolled:
+    """Return the panel's identity once it is enrolled, not with `revoked_token`; None if told to stop first.
+
+    The token, not the key, tells a new enrollment: each pairing makes a new token, and the player may
+    make the new key pair before it deletes the revoked token.
+    """
+    if revoked_token is not None:
+        log.info("waiting for this panel to be paired again")
+    elif not (identity := ensure_identity(data_dir)).enrolled:
         log.info("waiting for this panel to be enrolled (key fingerprint %s)", identity.fingerprint)
-    while not identity.enrolled:
+    while not stopper.requested:
+        enrolled = _enrolled_identity(data_dir)
+        if enrolled is not None and enrolled.token != revoked_token:
+            return enrolled
         next_ping = watchdog.ping_if_due(time.monotonic())
         wait = ENROLLMENT_CHECK if next_ping is None else min(ENROLLMENT_CHECK, next_ping - time.monotonic())
-        if stopper.wait(max(0.0, wait)):
-            return None
-        identity = ensure_identity(data_dir)
-    return identity
+        stopper.wait(max(0.0, wait))
+    return None
+
+
+def _enrolled_identity(data_dir: Path) -> PanelIdentity | None:
+    """Return the panel's identity if it is enrolled; None before, or while the player makes new keys."""
+    # Read, never made here once the agent runs: the player makes the panel's new key pair when revoked.
+    try:
+        identity = load_identity(data_dir)
+    except FileNotFoundError:
+        return None
+    return identity if identity.enrolled else None
 
 
 def run(
     config: dict[str, Any], identity: PanelIdentity, stopper: Stopper, watchdog: notify.LoopWatchdog
-) -> None:
-    """Sample, spool and ship until `stopper` is triggered."""
+) -> bool:
+    """Return True when the controller revoked `identity`, False when stopped or enrolled anew.
+
+    Samples, spools and ships meanwhile, authenticated as `identity`.
+    """
     data_dir = Path(config["data_dir"])
     readings = collectors.Readings(data_dir)
     context = zmq.Context()
@@ -162,7 +188,7 @@ def run(
                 log.info(
                     "agent %s shipping to %s, %d events spooled", __version__, shipper.endpoint, spool.depth()
                 )
-                _loop(config, readings, spool, shipper, stopper, watchdog)
+                return _loop(config, identity, readings, spool, shipper, stopper, watchdog)
             finally:
                 shipper.close()
     finally:
@@ -176,18 +202,24 @@ def _shipping(config: dict[str, Any]) -> dict[str, Any]:
 
 def _loop(
     config: dict[str, Any],
+    identity: PanelIdentity,
     readings: collectors.Readings,
     spool: Spool,
     shipper: Shipper,
     stopper: Stopper,
     watchdog: notify.LoopWatchdog,
-) -> None:
+) -> bool:
+    """Return True when the controller revoked `identity`; False when stopped or enrolled anew."""
     poller = zmq.Poller()
     poller.register(shipper.socket, zmq.POLLIN)
     poller.register(stopper.fd, zmq.POLLIN)
-    next_inventory = next_heartbeat = time.monotonic()
-    while not stopper.requested:
+    next_inventory = next_heartbeat = next_look = time.monotonic()
+    while not (stopper.requested or shipper.revoked):
         now = time.monotonic()
+        if now >= next_look:
+            if not _still_enrolled(Path(config["data_dir"]), identity):
+                return False
+            next_look = now + ENROLLMENT_CHECK
         if now >= next_inventory:
             spool.append(collectors.inventory(readings))
             next_inventory = _next(next_inventory, config["inventory_interval"], now)
@@ -195,13 +227,24 @@ def _loop(
             spool.append(_heartbeat(readings, spool))
             next_heartbeat = _next(next_heartbeat, config["heartbeat_interval"], now)
         # The watchdog is pinged from this loop: a loop that hangs stops the pings, and systemd restarts it.
-        dues = (next_inventory, next_heartbeat, shipper.step(now), watchdog.ping_if_due(now))
+        dues = (next_inventory, next_heartbeat, next_look, shipper.step(now), watchdog.ping_if_due(now))
         wake = min(t for t in dues if t is not None)
         # Rounded up: a timeout rounded down to 0 ms would spin until the deadline.
         ready = dict(poller.poll(math.ceil(max(0.0, wake - time.monotonic()) * 1000)))
         if shipper.socket in ready:
             shipper.receive()
         stopper.drain()
+    return shipper.revoked
+
+
+def _still_enrolled(data_dir: Path, identity: PanelIdentity) -> bool:
+    """Return True while the panel's credentials on disk are still `identity`."""
+    # The controller says "revoked" only on a connection made before; after a restart of either end the
+    # handshake is refused in silence, so the player's new enrollment is what tells the agent.
+    if _enrolled_identity(data_dir) == identity:
+        return True
+    log.info("this panel's credentials changed; connecting again with the new ones once it is enrolled")
+    return False
 
 
 def _heartbeat(readings: collectors.Readings, spool: Spool) -> Heartbeat:

@@ -1,7 +1,8 @@
 """Readings of the device and the events made from them: one function per area.
 
 `Readings` is the only place that touches psutil and the system, so a test can pass a fake Pi with
-fixed values. Nothing here reads processes, users or anything else about the people in the room.
+fixed values; the files it reads from /sys are found under its `root`, so a test can replay a Pi's.
+Nothing here reads processes, users or anything else about the people in the room.
 """
 
 from __future__ import annotations
@@ -18,13 +19,20 @@ from classcast.events import Heartbeat, Inventory
 
 # Sensor chips that measure the CPU or SoC (Raspberry Pi: cpu_thermal); others (NVMe, Wi-Fi) are not.
 _CPU_SENSORS = ("cpu", "soc", "coretemp", "k10temp", "zenpower")
+# The Raspberry Pi firmware's throttled flags (`vcgencmd get_throttled`), as hex text, e.g. 0x50005.
+FIRMWARE_THROTTLED = "sys/devices/platform/soc/soc:firmware/get_throttled"
+_UNDERVOLTAGE_NOW = 1 << 0
+_UNDERVOLTAGE_SINCE_BOOT = 1 << 16
+HWMON = "sys/class/hwmon"
+DRM = "sys/class/drm"
 
 
 class Readings:
     """The device as psutil and the kernel report it; every method returns plain values."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, root: Path = Path("/")) -> None:
         self.data_dir = data_dir
+        self.root = root
         self._cpu_sampled = False
 
     def cpu_percent(self) -> float | None:
@@ -55,6 +63,28 @@ class Readings:
         except (AttributeError, OSError):  # AttributeError: psutil has no sensors on this platform
             return {}
         return {chip: [entry.current for entry in entries] for chip, entries in sensors.items()}
+
+    def throttled(self) -> int | None:
+        """Return the Raspberry Pi firmware's throttled flags; None where the kernel has no such file."""
+        # The firmware driver's file, not vcgencmd: a process spawned every minute costs a Pi CPU and memory.
+        text = _read(self.root / FIRMWARE_THROTTLED)
+        try:
+            return None if text is None else int(text, 16)
+        except ValueError:
+            return None
+
+    def voltage_alarm(self) -> bool | None:
+        """Return the rpi_volt hwmon's under-voltage alarm; None where there is no such device."""
+        for device in (self.root / HWMON).glob("hwmon*"):
+            if _read(device / "name") == "rpi_volt":
+                alarm = _read(device / "in0_lcrit_alarm")
+                return None if alarm is None else alarm == "1"
+        return None
+
+    def display_statuses(self) -> list[str]:
+        """Return the status of each video output the kernel knows: connected, disconnected or unknown."""
+        statuses = (_read(path) for path in (self.root / DRM).glob("card*-*/status"))
+        return [status for status in statuses if status is not None]
 
     def boot_time(self) -> float:
         """Return when the device booted, Unix time."""
@@ -103,6 +133,7 @@ def heartbeat(readings: Readings) -> Heartbeat:
     """Return a heartbeat sampled from `readings` now."""
     memory_total, memory_available = readings.memory()
     disk_total, disk_free = readings.disk()
+    undervoltage_now, undervoltage_since_boot = _undervoltage(readings)
     return Heartbeat(
         cpu_percent=readings.cpu_percent(),
         load_1m=readings.load_1m(),
@@ -112,6 +143,9 @@ def heartbeat(readings: Readings) -> Heartbeat:
         disk_total_bytes=disk_total,
         temperature_c=_hottest_cpu(readings.temperatures()),
         uptime_s=round(readings.uptime(), 1),
+        undervoltage_now=undervoltage_now,
+        undervoltage_since_boot=undervoltage_since_boot,
+        display_connected=_display_connected(readings.display_statuses()),
     )
 
 
@@ -136,3 +170,26 @@ def _hottest_cpu(temperatures: dict[str, list[float]]) -> float | None:
         t for chip, values in temperatures.items() if chip.lower().startswith(_CPU_SENSORS) for t in values
     ]
     return round(max(values), 1) if values else None
+
+
+def _undervoltage(readings: Readings) -> tuple[bool | None, bool | None]:
+    """Return (under-voltage now, under-voltage since boot), None for what the device cannot tell."""
+    flags = readings.throttled()
+    if flags is not None:
+        return bool(flags & _UNDERVOLTAGE_NOW), bool(flags & _UNDERVOLTAGE_SINCE_BOOT)
+    # The hwmon alarm tells of now only: an alarm now is one since boot too; no alarm says nothing earlier.
+    alarm = readings.voltage_alarm()
+    return alarm, (True if alarm else None)
+
+
+def _display_connected(statuses: list[str]) -> bool | None:
+    """Return True if a display is connected to any video output, None where there is no video output."""
+    return "connected" in statuses if statuses else None
+
+
+def _read(path: Path) -> str | None:
+    """Return the stripped text of a small file from /sys; None if it is not there or cannot be read."""
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None

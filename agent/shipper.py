@@ -5,6 +5,10 @@ One batch is in flight at a time. Its events stay in the spool until the control
 (then they are dropped and counted: the same bytes would be refused again). Without an ack within
 `ack_timeout` the same events, with the same ids, are sent again after a capped exponential backoff
 with jitter; a lost ack therefore costs only a duplicate, which the controller ignores.
+
+An error `revoked` is about the panel, not the batch: school IT revoked its credentials. The shipper
+then stops for good (its owner closes it) and keeps every event in the spool, for a new shipper once
+the panel is paired again.
 """
 
 from __future__ import annotations
@@ -21,7 +25,14 @@ import zmq
 
 from agent.spool import Spool
 from classcast.identity import PanelIdentity
-from classcast.protocol import FRAME_ACK, FRAME_BATCH, FRAME_ERROR, MAX_BATCH_BYTES, TELEMETRY_PROTOCOL
+from classcast.protocol import (
+    ERROR_REVOKED,
+    FRAME_ACK,
+    FRAME_BATCH,
+    FRAME_ERROR,
+    MAX_BATCH_BYTES,
+    TELEMETRY_PROTOCOL,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +76,7 @@ class Shipper:
         self._jitter = jitter
         self.socket = _connect(context, identity, endpoint, retry_min, retry_max)
         self.failures = 0  # failed attempts to send the batch in flight
+        self.revoked = False  # the controller revoked the panel's credentials: this shipper sends no more
         self._seq = 0
         self._batch: _Batch | None = None
         self._ack_deadline: float | None = None
@@ -81,6 +93,8 @@ class Shipper:
         Sends a batch when one is due, notices a missing ack, and sends the batch again when its
         backoff is over.
         """
+        if self.revoked:
+            return None
         if self._batch is None:
             wake = self._due_at(now)
             if wake is None or wake > now:
@@ -93,8 +107,8 @@ class Shipper:
         return self._ack_deadline if self._ack_deadline is not None else self._retry_at
 
     def receive(self) -> None:
-        """Handle every message the controller has sent, without blocking."""
-        while True:
+        """Handle every message the controller has sent, without blocking (none after a revocation)."""
+        while not self.revoked:
             try:
                 frames = self.socket.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -187,6 +201,9 @@ class Shipper:
         self._settle()
 
     def _on_error(self, error: dict[str, Any]) -> None:
+        if error.get("error") == ERROR_REVOKED:
+            self._revoke(error)  # whatever its seq: the credentials are revoked, not a batch
+            return
         seq = error.get("seq")
         # seq is null when the controller could not parse the batch: with one batch in flight it is that one.
         if self._batch is None or (seq is not None and seq != self._batch.seq):
@@ -208,6 +225,17 @@ class Shipper:
             self.spool.dropped,
         )
         self._settle()
+
+    def _revoke(self, error: dict[str, Any]) -> None:
+        # Neither dropped nor settled: the events are good, and go with the panel's next credentials.
+        self.revoked = True
+        self._batch = self._ack_deadline = self._retry_at = None
+        log.error(
+            "the controller revoked this panel's credentials (%s); stopped sending, %d events kept in the"
+            " spool until the panel is paired again",
+            error.get("message"),
+            self.spool.depth(),
+        )
 
     def _settle(self) -> None:
         assert self._batch is not None

@@ -29,6 +29,15 @@ class Heartbeat:
     disk_total_bytes: int | None = _f("B", "size of the data directory's file system")
     temperature_c: float | None = _f("°C", "hottest CPU/SoC sensor; absent where there is none")
     uptime_s: float | None = _f("s", "time since the device booted")
+    undervoltage_now: bool | None = _f(
+        "", "the supply voltage is too low right now (Raspberry Pi firmware's flag); absent on other devices"
+    )
+    undervoltage_since_boot: bool | None = _f(
+        "", "the supply voltage was too low at some time since boot; absent where the device cannot tell"
+    )
+    display_connected: bool | None = _f(
+        "", "a display is detected on a video output; false if none is; absent without video outputs"
+    )
     spool_events: int | None = _f("", "events waiting in the agent's spool when this heartbeat was made")
     spool_dropped: int | None = _f("", "events the spool ever dropped: full, or refused by the controller")
 

@@ -15,8 +15,8 @@ import pytest
 
 from agent.__main__ import main
 from classcast.identity import save_enrollment
-from classcast.protocol import FRAME_ACK
-from tests.agent.controller_end import Controller, enroll, parse_batch
+from classcast.protocol import FRAME_ACK, FRAME_ERROR
+from tests.agent.controller_end import Controller, Delivery, enroll, pair_again, parse_batch, serve
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -129,3 +129,64 @@ def test_a_bad_configuration_exits_2_with_its_message(
     assert "classcast-agent: heartbeat_interval: must be greater than 0" in stderr
     assert "classcast-agent: the command line: expected float, got 'often'" in stderr
     assert "Traceback" not in stderr
+
+
+def _events_arrived(ids: list[str]) -> Callable[[list[Delivery]], bool]:
+    """Return a test of deliveries: have all the events `ids` arrived?"""
+    return lambda deliveries: set(ids) <= {i for delivery in deliveries for i in delivery.ids}
+
+
+def test_a_revoked_panel_waits_for_new_credentials_then_ships_what_it_kept(
+    tmp_path: Path, controller: Controller, start_agent: Any
+) -> None:
+    data_dir = tmp_path / "panel"
+    old = enroll(data_dir, controller)
+    agent = start_agent(data_dir, controller.endpoint, "--heartbeat-interval", "0.3")
+    log = tmp_path / "agent.log"
+    assert serve(controller, seconds=5, until=len)  # shipping as the old key; its first batch was acked
+
+    controller.revoke(old.public_key)
+    refused = serve(controller, seconds=5, until=len) or pytest.fail("no batch arrived after the revocation")
+    handshakes = len(controller.zap.seen)  # before the agent can have read the answer
+    assert refused[0].key == old.public_key and refused[0].answer == FRAME_ERROR
+    assert _wait_for(lambda: "waiting for this panel to be paired again" in log.read_text(), seconds=5)
+    # The revoked credentials are still on disk (the player has not yet forgotten them): they are not used.
+    assert controller.recv(timeout=1.0) is None
+    assert controller.zap.seen[handshakes:] == []
+
+    new = pair_again(data_dir, controller)
+    delivered = serve(controller, seconds=8, until=_events_arrived(refused[0].ids))
+
+    assert _stop(agent) == 0
+    assert {delivery.key for delivery in delivered} == {new.public_key}
+    assert {delivery.answer for delivery in delivered} == {FRAME_ACK}
+    assert _events_arrived(refused[0].ids)(delivered)  # the refused batch's events were kept, and arrive now
+    assert old.public_key not in controller.zap.seen[handshakes:]
+    text = log.read_text()
+    revoked_lines = [line for line in text.splitlines() if "revoked" in line]
+    assert len(revoked_lines) == 1 and "the controller revoked this panel's credentials" in revoked_lines[0]
+    assert "Traceback" not in text
+
+
+def test_new_credentials_on_disk_are_used_even_without_a_revoked_answer(
+    tmp_path: Path, controller: Controller, start_agent: Any
+) -> None:
+    # Revoked while the controller restarted: the old key's handshake is refused in silence, no "revoked".
+    data_dir = tmp_path / "panel"
+    old = enroll(data_dir, controller)
+    agent = start_agent(data_dir, controller.endpoint, "--heartbeat-interval", "0.3")
+    assert serve(controller, seconds=5, until=len)
+    controller.revoke(old.public_key)
+    controller.stop()
+    controller.start()
+    assert controller.recv(timeout=1.0) is None
+
+    paired_at = time.time()
+    new = pair_again(data_dir, controller)
+    delivered = serve(controller, seconds=8, until=len)
+
+    assert _stop(agent) == 0
+    assert delivered and delivered[0].key == new.public_key and delivered[0].answer == FRAME_ACK
+    # The heartbeats made while no batch could go were kept, and are the first to arrive.
+    assert delivered[0].batch["events"][0]["wall_time"] < paired_at
+    assert "this panel's credentials changed" in (tmp_path / "agent.log").read_text()

@@ -14,7 +14,7 @@ from agent.shipper import Shipper
 from agent.spool import Spool
 from classcast.events import Heartbeat
 from classcast.identity import ensure_identity
-from classcast.protocol import FRAME_ACK, FRAME_ERROR
+from classcast.protocol import ERROR_REVOKED, FRAME_ACK, FRAME_ERROR
 from tests.agent.controller_end import Controller, exchange, parse_batch, pump
 
 MakeShipper = Callable[..., Shipper]
@@ -139,6 +139,34 @@ def test_an_error_drops_the_batch_and_counts_it(
     assert spool.dropped == 3
     assert len(caplog.records) == 1 and "bad_batch" in caplog.records[0].message
     assert controller.recv(timeout=0.3) is None  # a refused batch is not sent again
+
+
+def test_a_revoked_panel_keeps_its_events_and_stops_sending(
+    spool: Spool, controller: Controller, make_shipper: MakeShipper, caplog: pytest.LogCaptureFixture
+) -> None:
+    shipper = make_shipper(ack_timeout=0.2)
+    ids = [spool.append(Heartbeat()) for _ in range(3)]
+    routing_id, frames = exchange(shipper, controller) or pytest.fail("no batch arrived")
+    seq = parse_batch(frames)["seq"]
+    revoked = {"seq": seq, "error": ERROR_REVOKED, "message": "this panel's credentials were revoked"}
+
+    with caplog.at_level(logging.INFO, logger="agent.shipper"):
+        controller.reply(routing_id, FRAME_ERROR, revoked)
+        controller.reply(
+            routing_id, FRAME_ERROR, revoked
+        )  # e.g. to a copy sent again: logged once all the same
+        pump(shipper, seconds=2, until=lambda: shipper.revoked)
+        later = spool.append(Heartbeat())
+        # Longer than the ack timeout and the longest backoff: a shipper still at work would have sent again.
+        pump(shipper, seconds=1.0)
+
+    assert shipper.revoked and not shipper.in_flight
+    assert controller.recv(timeout=0.1) is None
+    assert [event["id"] for event in spool.peek(10)] == [*ids, later]  # nothing settled, nothing dropped
+    assert spool.dropped == 0
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
+    assert "revoked this panel's credentials" in caplog.records[0].message
+    assert "3 events kept" in caplog.records[0].message
 
 
 def test_an_unsupported_version_keeps_the_batch_for_later(
