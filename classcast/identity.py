@@ -78,6 +78,23 @@ def save_enrollment(data_dir: Path, *, token: str, controller_key: str) -> None:
     write_secret(folder / _CONTROLLER_KEY, controller_key)
 
 
+def forget_enrollment(data_dir: Path) -> PanelIdentity:
+    """Return a fresh, unenrolled identity, the credentials and the key pair of the old one deleted.
+
+    For a revoked panel: it may be a stolen device, so its old key must never be admitted again. The
+    token goes first, so a power cut half way leaves an unenrolled panel, never a half-enrolled one;
+    the new public key is written before its secret half, because `ensure_identity` makes a whole new
+    pair whenever the secret key is missing.
+    """
+    folder = identity_dir(data_dir)
+    for name in (_TOKEN, _CONTROLLER_KEY, _SECRET_KEY):
+        (folder / name).unlink(missing_ok=True)
+    public, secret = zmq.curve_keypair()
+    write_secret(folder / _PUBLIC_KEY, public.decode())
+    write_secret(folder / _SECRET_KEY, secret.decode())
+    return load_identity(data_dir)
+
+
 def _read_optional(path: Path) -> str | None:
     try:
         return path.read_text().strip() or None

@@ -5,7 +5,21 @@ from __future__ import annotations
 # Socket.IO: the controller <-> the panel's player.
 PANEL_NAMESPACE = "/panel"
 EVENT_SHOW = "show"  # controller -> panel, acked with {"ok", "shown_at" | "error"}
-PANEL_EVENTS_DOWN = (EVENT_SHOW,)
+EVENT_STATE = "state"  # controller -> panel: the whole desired state, acked with {"ok", "version"}
+EVENT_IDENTIFY = "identify"  # controller -> panel: name and room full-screen for `seconds`, acked {"ok"}
+EVENT_SCREENSHOT = "screenshot"  # controller -> panel: acked {"ok", "mime", "data" (base64)}
+EVENT_RESTART_PLAYER = "restart_player"  # acked {"ok"} before the player restarts
+EVENT_REBOOT = "reboot"  # acked {"ok"} before the device reboots
+PANEL_EVENTS_DOWN = (
+    EVENT_SHOW,
+    EVENT_STATE,
+    EVENT_IDENTIFY,
+    EVENT_SCREENSHOT,
+    EVENT_RESTART_PLAYER,
+    EVENT_REBOOT,
+)
+MAX_SCREENSHOT_BYTES = 8 * 1024 * 1024  # of the image, before base64
+IDENTIFY_SECONDS = 10
 PANEL_EVENTS_UP: tuple[str, ...] = ()
 
 # ZeroMQ: the panel's agent (DEALER) -> the controller (ROUTER), CURVE-encrypted.
@@ -14,6 +28,7 @@ FRAME_BATCH = b"batch"  # agent -> controller: [protocol, b"batch", json batch]
 FRAME_ACK = b"ack"  # controller -> agent: [protocol, b"ack", json ack]
 FRAME_ERROR = b"error"  # controller -> agent: [protocol, b"error", json error]
 ZAP_DOMAIN = "classcast"
+ERROR_REVOKED = "revoked"  # in an error frame: this panel's credentials were revoked; pair again
 
 MAX_BATCH_EVENTS = 100
 MAX_BATCH_BYTES = 1024 * 1024

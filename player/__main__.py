@@ -8,6 +8,7 @@ import argparse  # noqa: E402 - after the monkey-patch, on purpose
 import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
@@ -15,15 +16,18 @@ import gevent.event  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
 
 from classcast import notify  # noqa: E402
-from classcast.identity import ensure_identity  # noqa: E402
+from classcast.identity import PanelIdentity, ensure_identity, forget_enrollment  # noqa: E402
 from classcast.journal import setup_logging  # noqa: E402
 from classcast.settings import SettingsError  # noqa: E402
+from player import desired  # noqa: E402
 from player.cache import ContentCache  # noqa: E402
 from player.client import ControllerLink  # noqa: E402
-from player.commands import Context  # noqa: E402
+from player.commands import Context, apply_state, parse_state, restart_process  # noqa: E402
 from player.config import load_config  # noqa: E402
+from player.desired import StateFile  # noqa: E402
+from player.devtools import DevTools  # noqa: E402
 from player.kiosk import Kiosk, serve  # noqa: E402
-from player.pairing import Pairing  # noqa: E402
+from player.pairing import Pairing, forget_pending  # noqa: E402
 
 log = logging.getLogger("player")
 
@@ -58,40 +62,107 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run(settings: dict) -> int:
+    """Serve the kiosk page; pair, stay connected until revoked, pair again; until told to stop."""
     data_dir = Path(settings["data_dir"])
     identity = ensure_identity(data_dir)
-    stop = gevent.event.Event()
+    stop, restarting = gevent.event.Event(), gevent.event.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, stop.set)
     cache = ContentCache(data_dir / "cache", settings["controller_url"], settings["fetch_timeout"])
     kiosk = Kiosk(cache.get)
     server = serve(kiosk, settings["kiosk_host"], settings["kiosk_port"])
-    print(f"kiosk page: http://{settings['kiosk_host']}:{server.server_port}/", flush=True)
+    page_url = f"http://{settings['kiosk_host']}:{server.server_port}/"
+    print(f"kiosk page: {page_url}", flush=True)
     workers: list[gevent.Greenlet] = []
     watchdog = _tell_systemd_ready(server, workers)
-    if not identity.enrolled:
-        log.info("not enrolled yet: showing a pairing code (key fingerprint %s)", identity.fingerprint)
-        retry = settings["retry_min"], settings["retry_max"]
-        pairing = Pairing(data_dir, settings["controller_url"], kiosk.show_pairing, *retry)
-        identity = pairing.run(stop) or identity
-    if identity.enrolled:
-        cache.token = identity.token
-        ctx = Context(kiosk, cache, settings["show_timeout"])
-        link = ControllerLink(
-            settings["controller_url"], identity.token, ctx, settings["retry_min"], settings["retry_max"]
-        )
-        workers.append(gevent.spawn(link.run_forever))
-        stop.wait()
+    restarting.rawlink(lambda _: stop.set())  # a restart is a stop, then an exec
+    ctx = _context(settings, kiosk, cache, page_url, restarting.set)
+    cache.token = identity.token
+    kept = gevent.spawn(_apply_kept_state, ctx)
+    while not stop.is_set():
+        identity = _paired(identity, data_dir, settings, kiosk, stop)
+        if identity is None or not _connected_until_revoked(ctx, identity, settings, stop, workers):
+            break
+        identity = _forget_revoked(ctx, data_dir)
+    if not restarting.is_set():
         notify.notify(notify.STOPPING)
-        gevent.killall(workers)  # before closing the link, or the worker would reconnect it
-        link.close()
-    else:
-        notify.notify(notify.STOPPING)
+    kept.kill()
     if watchdog is not None:
         watchdog.kill()
     server.stop(timeout=1)
     log.info("stopped")
+    if restarting.is_set():
+        restart_process()
     return 0
+
+
+def _context(
+    settings: dict, kiosk: Kiosk, cache: ContentCache, page_url: str, restart: Callable[[], None]
+) -> Context:
+    """Return what the controller's commands act on."""
+    return Context(
+        kiosk,
+        cache,
+        settings["show_timeout"],
+        StateFile(Path(settings["data_dir"]) / desired.FILE),
+        DevTools(settings["devtools_url"], page_url),
+        settings["reboot_command"],
+        restart,
+    )
+
+
+def _apply_kept_state(ctx: Context) -> None:
+    """Show what the last desired state said, before the controller is reachable (it may never be)."""
+    kept = parse_state(ctx.state.last) if ctx.state is not None else None
+    if kept is not None:
+        answer = apply_state(ctx, kept)
+        log.info("kept state %d applied at start: %s", kept["version"], answer.get("error", "ok"))
+
+
+def _paired(
+    identity: PanelIdentity, data_dir: Path, settings: dict, kiosk: Kiosk, stop: gevent.event.Event
+) -> PanelIdentity | None:
+    """Return the enrolled identity, pairing first when there is none; None if told to stop meanwhile."""
+    if identity.enrolled:
+        return identity
+    log.info("not enrolled yet: showing a pairing code (key fingerprint %s)", identity.fingerprint)
+    retry = settings["retry_min"], settings["retry_max"]
+    return Pairing(data_dir, settings["controller_url"], kiosk.show_pairing, *retry).run(stop)
+
+
+def _connected_until_revoked(
+    ctx: Context,
+    identity: PanelIdentity,
+    settings: dict,
+    stop: gevent.event.Event,
+    workers: list[gevent.Greenlet],
+) -> bool:
+    """Return True once the controller revoked these credentials; False when told to stop first."""
+    ctx.cache.token = identity.token
+    link = ControllerLink(
+        settings["controller_url"], identity.token, ctx, settings["retry_min"], settings["retry_max"]
+    )
+    worker = gevent.spawn(link.run)
+    workers.append(worker)
+    gevent.wait([stop, worker], count=1)
+    link.close()  # when stopping, the controller learns at once that this panel is gone; `run` returns
+    worker.join(timeout=5)
+    worker.kill()  # a connection attempt still under way
+    workers.remove(worker)
+    # True: revoked. get() re-raises what killed the link, if anything did: systemd restarts the player.
+    return worker.get() is True
+
+
+def _forget_revoked(ctx: Context, data_dir: Path) -> PanelIdentity:
+    """Return the panel's new, unenrolled identity: the revoked one and what it was told are gone."""
+    identity = forget_enrollment(data_dir)
+    forget_pending(data_dir)
+    if ctx.state is not None:
+        ctx.state.forget()
+    ctx.kiosk.clear()
+    ctx.cache.token = None
+    log.warning("revoked: credentials and kept state forgotten; new key %s", identity.fingerprint)
+    return identity
 
 
 def _tell_systemd_ready(server: WSGIServer, workers: list[gevent.Greenlet]) -> gevent.Greenlet | None:

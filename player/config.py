@@ -22,6 +22,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("fetch_timeout", 30.0, "seconds a content download may take before it counts as failed"),
     Setting("retry_min", 1.0, "first wait before reconnecting to the controller, seconds"),
     Setting("retry_max", 60.0, "longest wait between reconnection attempts, seconds"),
+    Setting(
+        "devtools_url",
+        "http://127.0.0.1:9222",
+        "the kiosk browser's DevTools on loopback, for screenshots school IT asks for",
+    ),
+    Setting("reboot_command", "systemctl reboot", "the command run when school IT reboots the panel"),
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 

@@ -4,6 +4,8 @@ The kiosk browser opens `/`; the page listens on `/events` (server-sent events) 
 posts to `/shown` once an item is on screen. A page that (re)connects is sent the current item at
 once, so a reloaded or restarted browser comes back to what it was showing. Until the panel is
 paired, the page shows the pairing screen instead (a `pairing` event, and the QR code at /pairing.svg).
+A `clear` event takes the page back to its idle screen; an `identify` event lays the panel's name and
+room over the screen for a few seconds, reported on `/shown` like an item, under its own id.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import logging
 import mimetypes
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from importlib.resources import files
@@ -48,8 +51,9 @@ class Kiosk:
     def __init__(self, cached: Callable[[str], tuple[Path, str] | None]) -> None:
         self._cached_file = cached
         self.current: dict[str, Any] | None = None
+        self.shown: str | None = None  # the cast the page last reported on screen
         self._pages: set[gevent.queue.Queue] = set()
-        self._waiting: dict[str, gevent.event.AsyncResult] = {}
+        self._waiting: dict[str, list[gevent.event.AsyncResult]] = {}
         self.attached = gevent.event.Event()
         self.pairing: dict[str, Any] | None = None
         self._qr: tuple[str, bytes] | None = None  # (the text it encodes, the SVG)
@@ -62,14 +66,35 @@ class Kiosk:
         """Return the page's report once `item` is on screen: {"ok", "shown_at"} or an error answer."""
         message = {"cast_id": cast_id, "item": item}
         self.current = message
-        done = self._waiting[cast_id] = gevent.event.AsyncResult()
-        self._send("show", message)
+        return self._await_report(cast_id, "show", message, timeout)
+
+    def clear(self) -> None:
+        """Take the screen back to its idle look (the clock), and a page that attaches later too."""
+        self.current = self.shown = None
+        self._send("clear", {})
+
+    def identify(self, card: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Return the page's report once the name card ({"name", "room", "school", "seconds"}) is up."""
+        if not self._pages:
+            return {"ok": False, "error": "no_display"}
+        report_id = "identify:" + secrets.token_hex(4)
+        return self._await_report(report_id, "identify", {**card, "id": report_id}, timeout)
+
+    def _await_report(self, key: str, event: str, message: dict[str, Any], timeout: float) -> dict[str, Any]:
+        done = gevent.event.AsyncResult()
+        # A list: the state applied at start and the controller's may wait for the same cast at once.
+        self._waiting.setdefault(key, []).append(done)
+        self._send(event, message)
         try:
             return done.get(timeout=timeout)
         except gevent.Timeout:
             return {"ok": False, "error": "timeout" if self._pages else "no_display"}
         finally:
-            self._waiting.pop(cast_id, None)
+            waiters = self._waiting.get(key, [])
+            if done in waiters:
+                waiters.remove(done)
+            if not waiters:
+                self._waiting.pop(key, None)
 
     def show_pairing(self, pairing: dict[str, Any] | None) -> None:
         """Show the pairing screen with this code (see player.pairing), or leave it with None."""
@@ -87,15 +112,18 @@ class Kiosk:
             page.put((event, message))
 
     def report(self, body: dict[str, Any]) -> None:
-        """Take a page's report that an item is on screen (or could not be shown)."""
-        waiting = self._waiting.get(str(body.get("cast_id")))
-        if waiting is None:
-            return
-        if body.get("ok") is True and isinstance(body.get("shown_at"), int | float):
-            waiting.set({"ok": True, "shown_at": float(body["shown_at"])})
+        """Take a page's report that an item (or the name card, by `id`) is on screen, or is not."""
+        shown = body.get("ok") is True and isinstance(body.get("shown_at"), int | float)
+        if shown and self.current is not None and body.get("cast_id") == self.current["cast_id"]:
+            self.shown = self.current["cast_id"]
+        waiters = self._waiting.pop(str(body.get("id") or body.get("cast_id")), [])
+        if shown:
+            answer = {"ok": True, "shown_at": float(body["shown_at"])}
         else:
             error = body.get("error") if body.get("error") in ("bad_item", "fetch_failed") else "bad_item"
-            waiting.set({"ok": False, "error": error, "message": str(body.get("message", ""))[:200]})
+            answer = {"ok": False, "error": error, "message": str(body.get("message", ""))[:200]}
+        for waiting in waiters:
+            waiting.set(answer)
 
     # --- WSGI ---------------------------------------------------------------------------------------
 

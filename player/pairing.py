@@ -124,7 +124,7 @@ class Pairing:
         return pending if isinstance(pending, dict) and {"id", "code", "secret"} <= pending.keys() else None
 
     def _forget(self) -> None:
-        (identity_dir(self.data_dir) / _FILE).unlink(missing_ok=True)
+        forget_pending(self.data_dir)
 
     def _show(self, pending: dict[str, Any], identity: PanelIdentity) -> None:
         self.show(
@@ -153,6 +153,11 @@ class Pairing:
             "online": False,
         }
         self.show(shown)
+
+
+def forget_pending(data_dir: Path) -> None:
+    """Forget the pairing in progress, if any: the next `Pairing.run` asks for a new code."""
+    (identity_dir(data_dir) / _FILE).unlink(missing_ok=True)
 
 
 def approve_url(controller_url: str, code: str) -> str:

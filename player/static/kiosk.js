@@ -101,6 +101,37 @@ function showPairing(info) {
   document.body.dataset.pairing = code;
 }
 
+// Nothing to show: back to the idle screen (the clock).
+function clear() {
+  stage.replaceChildren();
+  caption.textContent = "";
+  idle.hidden = false;
+  shownCast = null;
+  delete document.body.dataset.shown;
+}
+
+// The name card: which panel this is, over whatever is on screen, for `seconds`. A second card
+// replaces the first and its time starts again.
+const identify = document.getElementById("identify");
+let identifyTimer = null;
+
+async function showIdentify(card) {
+  field("identify-name", card.name);
+  document.getElementById("identify-room").textContent = card.room || "Кабинет не указан";
+  document.getElementById("identify-school").textContent = card.school || "";
+  clearTimeout(identifyTimer);
+  identify.hidden = false;
+  document.body.dataset.identify = card.id;
+  identifyTimer = setTimeout(() => {
+    identify.hidden = true;
+    delete document.body.dataset.identify;
+  }, card.seconds * 1000);
+  await painted();
+  return report({ id: card.id, ok: true, shown_at: Date.now() / 1000 });
+}
+
 const events = new EventSource("/events");
 events.addEventListener("show", (event) => show(JSON.parse(event.data)));
+events.addEventListener("clear", () => clear());
+events.addEventListener("identify", (event) => showIdentify(JSON.parse(event.data)));
 events.addEventListener("pairing", (event) => showPairing(JSON.parse(event.data)));

@@ -5,6 +5,9 @@
 - `kiosk`: the player's `Kiosk` served by gevent's pywsgi in a thread with its own gevent hub, as the
   player serves it; the test thread talks to it over real HTTP and calls into its hub when it must.
 - `browser` (tests/conftest.py): Debian's Chromium driven by Playwright (its own browser is never downloaded).
+- `kiosk_browser`: Chromium showing the kiosk page, as the panel runs it, its DevTools on loopback.
+- `standin`: a stand-in controller (Socket.IO `/panel`, `/api/panel/v1/self`, pairing): standin.py.
+- `start_player`: `python -m player` as a real process over a data directory; stopped at the end.
 """
 
 from __future__ import annotations
@@ -13,9 +16,13 @@ import hashlib
 import http.client
 import io
 import json
+import os
 import secrets
+import signal
 import struct
+import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -34,6 +41,8 @@ from playwright.sync_api import Browser, Page
 
 from player.cache import ContentCache
 from player.kiosk import Kiosk, serve
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.player.standin import PlayerProcess, StandIn
 
 HTTP_TIMEOUT = 5.0
 CONTENT_PATH = "/api/panel/v1/content/"
@@ -282,3 +291,80 @@ def screen(browser: Browser) -> Iterator[Page]:
         yield context.new_page()
     finally:
         context.close()
+
+
+# --- the kiosk browser as the panel runs it: Chromium with DevTools on loopback ------------------------
+
+
+class KioskBrowser:
+    """Chromium (headless, full screen) showing `url`, its DevTools on a loopback port it picks itself."""
+
+    def __init__(self, url: str, profile: Path) -> None:
+        self.profile = profile
+        argv = [CHROMIUM, *CHROMIUM_ARGS, "--headless=new", "--kiosk"]  # full screen, as on a panel
+        argv += ["--remote-debugging-port=0", f"--user-data-dir={profile}", url]
+        # A session of its own: the browser and its helpers are stopped together, by the group's id.
+        self.popen = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+
+    def devtools_url(self) -> str:
+        """Return DevTools' address, once Chromium has written it (DevToolsActivePort: port, then path)."""
+        active = self.profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 20
+        while not (active.exists() and active.read_text().strip()):
+            assert self.popen.poll() is None, "Chromium exited"
+            assert time.monotonic() < deadline, "Chromium did not open DevTools"
+            time.sleep(0.05)
+        return f"http://127.0.0.1:{active.read_text().split()[0]}"
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+        try:
+            self.popen.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+
+@pytest.fixture
+def kiosk_browser(kiosk: KioskThread, tmp_path: Path) -> Iterator[KioskBrowser]:
+    """Chromium showing the kiosk page, attached to its events."""
+    browser = KioskBrowser(kiosk.url + "/", tmp_path / "chromium")
+    try:
+        deadline = time.monotonic() + 20
+        while request(kiosk.url + "/healthz").body != b"attached":
+            assert time.monotonic() < deadline, "the kiosk page never attached"
+            time.sleep(0.05)
+        yield browser
+    finally:
+        browser.stop()
+
+
+# --- the controller's other side, and the player as a process ----------------------------------------
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    served = StandIn().start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.fixture
+def start_player(tmp_path: Path) -> Iterator[Callable[..., PlayerProcess]]:
+    """Start `python -m player` over a data directory (fast retries); each one is stopped at the end."""
+    started: list[PlayerProcess] = []
+
+    def start(data_dir: Path, controller_url: str, env: dict[str, str] | None = None) -> PlayerProcess:
+        fast = {"CLASSCAST_PLAYER_RETRY_MIN": "0.1", "CLASSCAST_PLAYER_RETRY_MAX": "0.5"}
+        log = tmp_path / f"player-{len(started)}.log"
+        started.append(PlayerProcess(data_dir, controller_url, log, {**fast, **(env or {})}))
+        return started[-1]
+
+    yield start
+    for player in started:
+        player.stop()

@@ -1,4 +1,4 @@
-"""`player.commands.show`: a malformed command is refused before it reaches the cache or the kiosk."""
+"""`player.commands`: the command table, and a malformed `show` refused before the cache or the kiosk."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from classcast.protocol import PANEL_EVENTS_DOWN
 from player.cache import ContentCache
-from player.commands import COMMANDS, Context, show
+from player.commands import COMMANDS, Context, identify, reboot, restart_player, screenshot, show, state
 from player.kiosk import Kiosk
 from tests.player.conftest import ContentServer, solid_png
 
@@ -53,8 +54,16 @@ def ctx(cache: ContentCache) -> Context:
     return Context(Kiosk(cache.get), cache, show_timeout=0.2)
 
 
-def test_show_is_the_command_named_show() -> None:
-    assert COMMANDS == {"show": show}
+def test_every_command_the_controller_sends_has_its_handler() -> None:
+    assert COMMANDS == {
+        "show": show,
+        "state": state,
+        "identify": identify,
+        "screenshot": screenshot,
+        "restart_player": restart_player,
+        "reboot": reboot,
+    }
+    assert set(COMMANDS) == set(PANEL_EVENTS_DOWN)
 
 
 @pytest.mark.parametrize("payload", list(MALFORMED.values()), ids=list(MALFORMED))
