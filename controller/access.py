@@ -43,7 +43,17 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "import": {"create": _STAFF},
     "cast": {"read": _CASTING, "create": _CASTING},
     "content": {"create": _CASTING},
-    "panel": {"create": _SCHOOL_IT},
+    # School IT registers, manages and commands its school's panels; every staff member above reads them.
+    "panel": {
+        "read": _STAFF,
+        "export": _STAFF,
+        "create": _SCHOOL_IT,
+        "update": _SCHOOL_IT,
+        "archive": _SCHOOL_IT,  # revoke, decommission
+        "command": _SCHOOL_IT,  # remote actions: identify, screenshot, restart, reboot, resend state
+    },
+    # A region (or municipality) that bought panels says, by serial, which school each is meant for.
+    "provision": {"read": _STAFF, "create": _MUNICIPAL},
 }
 
 

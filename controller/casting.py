@@ -12,7 +12,7 @@ from classcast.i18n import N_
 from classcast.protocol import EVENT_SHOW
 from controller import access
 from controller.app import Services
-from controller.store import casts, content, orgs, panels
+from controller.store import casts, content, desired, orgs, panels
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,8 @@ def cast_to_room(svc: Services, user: dict[str, Any], room_id: int, item: dict[s
 
 def _cast_to_panel(svc: Services, user_id: int | None, panel: dict[str, Any], item: dict) -> dict[str, Any]:
     cast_id = svc.db.write(casts.create_cast, panel, user_id, item)
+    # What the panel should show from now on, also after a restart or a lost connection.
+    svc.db.write(desired.update, panel["id"], {"show": {"cast_id": str(cast_id), "item": item}})
     answer = svc.hub.send(panel["id"], EVENT_SHOW, {"cast_id": str(cast_id), "item": item})
     svc.db.write(casts.record_answer, cast_id, answer)
     if svc.metrics is not None:

@@ -48,6 +48,9 @@ class Tally:
     casts: int = 0
     shown: int = 0
     failures: list[str] = field(default_factory=list)
+    # Panels connected after the last cast round: Ctrl-C reaches the panels' processes too, and they
+    # sign off before the summary is printed, so the count at that moment would always be 0.
+    connected: int = 0
 
 
 def run_demo(data_dir: Path, panels: int, duration: float | None, browser: bool) -> int:
@@ -176,11 +179,12 @@ def _cast_round(svc: Services, world: DemoWorld, sha256: str, tally: Tally) -> N
                 tally.shown += 1
             else:
                 tally.failures.append(f"{answer['panel']}: {answer.get('error')}")
+    tally.connected = svc.hub.connected_count
     print(f"Показ «{item['title']}»: подтверждено {tally.shown} из {tally.casts} с начала демо.", flush=True)
 
 
 def _summary(svc: Services, panel_count: int, tally: Tally) -> int:
-    connected = svc.hub.connected_count
+    connected = tally.connected
     events = telemetry.count_events(svc.db.read)
     beating = len(telemetry.panels_with_heartbeat(svc.db.read))
     print("\nИтог демо:")

@@ -51,6 +51,15 @@ ROLE_WORDS: dict[str, str] = {
 }
 
 
+# The headings a purchase list of panels (controller.provisions) may use for each field.
+PROVISION_HEADINGS = {
+    "serial": ("serial", "серийный номер", "s/n", "sn", "серийный №"),
+    "school_ogrn": ("school_ogrn", "огрн школы", "огрн"),
+    "room": ("room", "кабинет", "помещение"),
+    "name": ("name", "имя панели", "название панели", "имя"),
+}
+
+
 def heading_key(text: str) -> str:
     """Return a heading or a role word as it is compared: lower case, ё as е, no notes in brackets."""
     text = re.sub(r"\(.*?\)", " ", text.replace("\xa0", " ").casefold().replace("ё", "е"))

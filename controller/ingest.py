@@ -22,6 +22,7 @@ from zmq.utils import z85
 
 from classcast.identity import write_secret
 from classcast.protocol import (
+    ERROR_REVOKED,
     FRAME_ACK,
     FRAME_BATCH,
     FRAME_ERROR,
@@ -31,11 +32,12 @@ from classcast.protocol import (
     ZAP_DOMAIN,
 )
 from controller.db import Database
-from controller.store import panels, telemetry
+from controller.store import incidents, lifecycle, panels, telemetry
 
 log = logging.getLogger(__name__)
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
+CLONE_WINDOW_S = 120.0
 
 
 class BadBatch(ValueError):
@@ -58,9 +60,19 @@ def server_keys(data_dir: Path) -> tuple[str, str]:
 class TelemetryIngest:
     """The ROUTER and the ZAP handler; `start()` binds and spawns them, `stop()` closes them."""
 
-    def __init__(self, db: Database, bind: str, secret_key: str, metrics: Any = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bind: str,
+        secret_key: str,
+        metrics: Any = None,
+        channels: tuple[str, ...] = (),
+    ) -> None:
         self.db, self.bind, self._secret_key = db, bind, secret_key
         self.metrics = metrics  # controller.metrics.Metrics; None where nobody scrapes (some tests)
+        self.channels = channels  # where incidents are sent (controller.monitor.channels)
+        self._routes: dict[int, dict[bytes, tuple[float, str]]] = {}
+        self._clone_flagged: dict[int, float] = {}
         self.context = zmq_green.Context()
         self.endpoint: str | None = None
         self._greenlets: list[gevent.Greenlet] = []
@@ -111,9 +123,10 @@ class TelemetryIngest:
         key = z85.encode(credentials[0]).decode()
         panel_id = panels.panel_id_by_key(self.db.read, key)
         if panel_id is None:
-            log.warning(
-                "telemetry: refused unknown key %s… from %s", key[:8], address.decode(errors="replace")
-            )
+            peer = address.decode(errors="replace")
+            revoked = self.db.write(lifecycle.record_contact, "telemetry", lifecycle.key_hash(key), peer)
+            what = f"revoked panel {revoked}'s" if revoked else "unknown"
+            log.warning("telemetry: refused %s key %s… from %s", what, key[:8], peer)
             return [version, request_id, b"400", b"unknown key", b"", b""]
         return [version, request_id, b"200", b"OK", str(panel_id).encode(), b""]
 
@@ -131,7 +144,21 @@ class TelemetryIngest:
     def _handle(self, frames: list[zmq.Frame]) -> list[bytes] | None:
         """Return the reply frames (kind, body) for one message from a panel."""
         panel_id = int(frames[-1].get("User-Id"))
+        address = frames[-1].get("Peer-Address")
         parts = [f.bytes for f in frames[1:]]
+        if not self._still_registered(panel_id):
+            # Revoked after its handshake: the connection lives on in libzmq, but nothing it sends counts.
+            self.db.write(lifecycle.record_refused_panel, panel_id, "telemetry", address)
+            log.warning("telemetry: refused a batch of revoked panel %s from %s", panel_id, address)
+            if self.metrics is not None:
+                self.metrics.batch_refused()
+            try:
+                seq = parse_batch(parts)["seq"]
+            except BadBatch as exc:
+                seq = exc.seq
+            body = {"seq": seq, "error": ERROR_REVOKED, "message": "this panel's credentials were revoked"}
+            return [FRAME_ERROR, json.dumps(body).encode()]
+        self._watch_for_clones(panel_id, frames[0].bytes, address)
         try:
             batch = parse_batch(parts)
             result = self.db.write(telemetry.store_batch, panel_id, batch["events"])
@@ -145,6 +172,38 @@ class TelemetryIngest:
         if self.metrics is not None:
             self.metrics.batch_acked(panel_id, batch["events"], result, time.time())
         return [FRAME_ACK, json.dumps({"seq": batch["seq"], **asdict(result)}).encode()]
+
+    def _still_registered(self, panel_id: int) -> bool:
+        row = self.db.read.execute("SELECT state FROM panel WHERE id = ?", [panel_id]).fetchone()
+        return row is not None and row[0] == "active"
+
+    def _watch_for_clones(self, panel_id: int, route: bytes, address: str) -> None:
+        """Flag a panel whose key sends from two connections in turn (two devices with one identity).
+
+        An agent that reconnects gets a new routing id and its old one falls silent; two devices with
+        the same key keep both ids sending. So: a message from an id that was heard, then another id
+        was heard, all within CLONE_WINDOW_S, is two devices.
+        """
+        now = time.monotonic()
+        heard = self._routes.setdefault(panel_id, {})
+        for old in [r for r, (at, _) in heard.items() if at < now - CLONE_WINDOW_S]:
+            del heard[old]
+        interleaved = route in heard and any(
+            r != route and at > heard[route][0] for r, (at, _) in heard.items()
+        )
+        heard[route] = (now, address)
+        flagged_at = self._clone_flagged.get(panel_id, -CLONE_WINDOW_S)
+        if interleaved and now - flagged_at >= CLONE_WINDOW_S:
+            self._clone_flagged[panel_id] = now
+            addresses = sorted({a for _, a in heard.values()})
+            self.db.write(_flag_clone, panel_id, addresses, self.channels)
+
+
+def _flag_clone(db: Database, panel_id: int, addresses: list[str], channels: tuple[str, ...]) -> None:
+    detail = {"channel": "telemetry", "addresses": addresses}
+    log.warning("telemetry: panel %s sends from two connections at once %s", panel_id, addresses)
+    db["panel"].update(panel_id, {"clone_seen_at": time.time(), "clone_detail": json.dumps(detail)})
+    incidents.open_incident(db, panel_id, "clone", detail, channels)
 
 
 def parse_batch(parts: list[bytes]) -> dict[str, Any]:

@@ -127,3 +127,81 @@ _SCHEMA_0003 = (
     "ALTER TABLE panel ADD COLUMN os TEXT",
     "ALTER TABLE panel ADD COLUMN paired_at TEXT",
 )
+
+
+@migrations(name="0004_panel_lifecycle")
+def _m0004(db: sqlite_utils.Database) -> None:
+    for statement in _SCHEMA_0004:
+        db.execute(statement)
+
+
+_SCHEMA_0004 = (
+    # panel.state is now one of: pending, active, revoked, decommissioned. Offline and silent are
+    # not stored: they follow from last_seen_at and the settings (controller.store.lifecycle).
+    "ALTER TABLE panel ADD COLUMN revoked_at TEXT",
+    "ALTER TABLE panel ADD COLUMN decommissioned_at TEXT",
+    "ALTER TABLE panel ADD COLUMN replaced_by INTEGER REFERENCES panel(id)",
+    "ALTER TABLE panel ADD COLUMN last_address TEXT",
+    # The latest health the panel's agent reported (heartbeat), kept on the row for the registry.
+    "ALTER TABLE panel ADD COLUMN health_at REAL",
+    "ALTER TABLE panel ADD COLUMN temperature_c REAL",
+    "ALTER TABLE panel ADD COLUMN disk_free_bytes INTEGER",
+    "ALTER TABLE panel ADD COLUMN disk_total_bytes INTEGER",
+    "ALTER TABLE panel ADD COLUMN undervoltage_now INTEGER",
+    "ALTER TABLE panel ADD COLUMN undervoltage_seen_at REAL",
+    "ALTER TABLE panel ADD COLUMN display_connected INTEGER",
+    # A second device using this panel's credentials while the first is connected.
+    "ALTER TABLE panel ADD COLUMN clone_seen_at REAL",
+    "ALTER TABLE panel ADD COLUMN clone_detail TEXT",
+    "CREATE INDEX panel_by_school ON panel(school_id, state)",
+    "CREATE INDEX panel_by_serial ON panel(serial)",
+    # What the panel should be showing and doing; sent whole whenever the panel connects.
+    """CREATE TABLE panel_desired (
+        panel_id INTEGER PRIMARY KEY REFERENCES panel(id), version INTEGER NOT NULL,
+        state TEXT NOT NULL, updated_at REAL NOT NULL)""",
+    # Credentials of revoked panels, as hashes only, so that their later traffic is recognised and
+    # counted (it is refused either way).
+    """CREATE TABLE revoked_credential (
+        hash TEXT PRIMARY KEY, kind TEXT NOT NULL CHECK (kind IN ('token', 'curve')),
+        panel_id INTEGER NOT NULL REFERENCES panel(id), revoked_at REAL NOT NULL)""",
+    # Every refused or unregistered contact, one row per channel and credential: a revoked panel's
+    # traffic (panel_id set) and devices that tried to connect without being registered (NULL).
+    """CREATE TABLE contact_attempt (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL CHECK (channel IN ('pairing', 'socketio', 'telemetry', 'http')),
+        credential_hash TEXT NOT NULL, panel_id INTEGER REFERENCES panel(id),
+        serial TEXT, mac TEXT, model TEXT, address TEXT,
+        first_at REAL NOT NULL, last_at REAL NOT NULL, attempts INTEGER NOT NULL,
+        UNIQUE (channel, credential_hash))""",
+    "CREATE INDEX contact_attempt_by_time ON contact_attempt(last_at)",
+    "CREATE INDEX contact_attempt_by_panel ON contact_attempt(panel_id)",
+    # Panels a region bought, by serial, with the school (and room) each is meant for.
+    """CREATE TABLE provision (
+        id INTEGER PRIMARY KEY, serial TEXT NOT NULL, school_id INTEGER NOT NULL REFERENCES school(id),
+        room_id INTEGER REFERENCES room(id), name TEXT, created_by INTEGER REFERENCES user(id),
+        created_at REAL NOT NULL, panel_id INTEGER REFERENCES panel(id), used_at REAL)""",
+    "CREATE UNIQUE INDEX provision_by_serial ON provision(serial) WHERE panel_id IS NULL",
+    "CREATE INDEX provision_by_school ON provision(school_id)",
+    # Remote actions school IT took on a panel, and whether the panel acknowledged them.
+    """CREATE TABLE panel_action (
+        id INTEGER PRIMARY KEY, panel_id INTEGER NOT NULL REFERENCES panel(id),
+        action TEXT NOT NULL, user_id INTEGER REFERENCES user(id), requested_at REAL NOT NULL,
+        answered_at REAL, outcome TEXT NOT NULL DEFAULT 'sent', error TEXT)""",
+    "CREATE INDEX panel_action_by_panel ON panel_action(panel_id, requested_at)",
+    # Incidents school IT is told of: opened once, resolved once.
+    """CREATE TABLE incident (
+        id INTEGER PRIMARY KEY, panel_id INTEGER NOT NULL REFERENCES panel(id),
+        school_id INTEGER NOT NULL REFERENCES school(id),
+        kind TEXT NOT NULL CHECK (kind IN ('offline', 'overheat', 'low_disk', 'undervoltage', 'clone')),
+        opened_at REAL NOT NULL, resolved_at REAL, detail TEXT)""",
+    "CREATE UNIQUE INDEX incident_open ON incident(panel_id, kind) WHERE resolved_at IS NULL",
+    "CREATE INDEX incident_by_school ON incident(school_id, opened_at)",
+    # Messages to the operator's webhook or to school IT's e-mail, sent (and retried) by the notifier.
+    """CREATE TABLE notification_outbox (
+        id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL REFERENCES incident(id),
+        event TEXT NOT NULL CHECK (event IN ('opened', 'resolved')),
+        channel TEXT NOT NULL CHECK (channel IN ('webhook', 'email')),
+        created_at REAL NOT NULL, next_attempt_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        sent_at REAL, last_error TEXT)""",
+    "CREATE INDEX notification_outbox_due ON notification_outbox(sent_at, next_attempt_at)",
+)

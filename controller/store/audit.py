@@ -26,6 +26,10 @@ ACTIONS = (
     "export",
     "denied",
     "enroll_panel",
+    "revoke_panel",
+    "decommission_panel",
+    "move_panel",
+    "panel_command",
     "cast",
 )
 _SECRET_WORDS = ("password", "token", "secret", "session")

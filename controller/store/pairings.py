@@ -19,7 +19,7 @@ from sqlite_utils import Database
 
 from classcast.i18n import N_
 from classcast.identity import fingerprint
-from controller.store import panels
+from controller.store import lifecycle, panels
 from controller.timeutil import now_iso
 
 # Crockford-like: no 0/O, 1/I/L, U; read aloud or typed off a screen across a classroom without doubt.
@@ -95,6 +95,8 @@ def request_code(
         "expires_at": now + CODE_TTL_S,
     }
     db["pairing"].insert(row)
+    # Counted as a device that tried to connect without being registered, until it is (reconciliation).
+    lifecycle.record_contact(db, "pairing", lifecycle.key_hash(public_key), address, row)
     return {"id": row["id"], "code": row["code"], "expires_at": row["expires_at"]}
 
 
@@ -117,11 +119,15 @@ def summary(pairing: dict[str, Any]) -> dict[str, Any]:
     return {key: pairing[key] for key in keys} | {"fingerprint": fingerprint(pairing["curve_public_key"])}
 
 
-def approve(db: Database, code: str, room_id: int, name: str, user_id: int) -> dict[str, Any]:
+def approve(
+    db: Database, code: str, room_id: int, name: str, user_id: int, replaces: int | None = None
+) -> dict[str, Any]:
     """Register the panel waiting with `code` in the room, as 'pending' until it collects its token.
 
     Returns the new panel (id, name, school_id, room_id) and the pairing's summary. Refused (404) when
-    no live pairing has this code: wrong, expired, already approved or spent are one answer.
+    no live pairing has this code: wrong, expired, already approved or spent are one answer. With
+    `replaces`, the new device takes over that panel: the old one is decommissioned (its credentials
+    deleted) and points to its successor, so its history stays readable.
     """
     pairing = waiting(db, code)
     if pairing is None:
@@ -145,6 +151,14 @@ def approve(db: Database, code: str, room_id: int, name: str, user_id: int) -> d
     else:
         panel_id = db["panel"].insert({**panel, "created_at": now_iso()}).last_pk
     db["pairing"].update(pairing["id"], {"state": "approved", "panel_id": panel_id, "approved_by": user_id})
+    if pairing["serial"]:
+        db.execute(
+            "UPDATE provision SET panel_id = ?, used_at = ? WHERE serial = ? AND panel_id IS NULL",
+            [panel_id, time.time(), pairing["serial"]],
+        )
+    if replaces is not None:
+        lifecycle.revoke(db, replaces, state="decommissioned")
+        db["panel"].update(replaces, {"replaced_by": panel_id})
     return {
         "panel": {"id": panel_id, "name": name, "school_id": room["school_id"], "room_id": room_id},
         "pairing": summary(pairing),

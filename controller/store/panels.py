@@ -58,8 +58,11 @@ def panels_of_room(db: Database, room_id: int) -> list[dict[str, Any]]:
     )
 
 
-def mark_connected(db: Database, panel_id: int, player_version: str | None) -> None:
-    db["panel"].update(panel_id, {"last_seen_at": now_iso(), "player_version": player_version})
+def mark_connected(
+    db: Database, panel_id: int, player_version: str | None, address: str | None = None
+) -> None:
+    changes = {"last_seen_at": now_iso(), "player_version": player_version, "last_address": address}
+    db["panel"].update(panel_id, changes)
 
 
 def rotate_credentials(db: Database, panel_id: int, curve_public_key: str | None = None) -> str | None:

@@ -79,6 +79,7 @@ def store_batch(db: Database, panel_id: int, events: list[Any]) -> BatchResult:
     """
     result = BatchResult()
     received_at = time.time()
+    latest: dict[str, dict[str, Any]] = {}
     for event in events:
         try:
             check_event(event)
@@ -87,11 +88,37 @@ def store_batch(db: Database, panel_id: int, events: list[Any]) -> BatchResult:
             continue
         if _insert_event(db, panel_id, event, received_at):
             result.stored += 1
+            if event["wall_time"] >= latest.get(event["type"], {}).get("wall_time", float("-inf")):
+                latest[event["type"]] = event
         else:
             result.duplicates += 1
     if result.stored:
-        db["panel"].update(panel_id, {"last_seen_at": now_iso()})
+        db["panel"].update(panel_id, {"last_seen_at": now_iso(), **_panel_facts(db, panel_id, latest)})
     return result
+
+
+def _panel_facts(db: Database, panel_id: int, latest: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Return what the registry keeps on the panel's row from the newest heartbeat and inventory."""
+    facts: dict[str, Any] = {}
+    if (heartbeat := latest.get("heartbeat")) is not None:
+        data = heartbeat["data"]
+        facts |= {
+            "health_at": heartbeat["wall_time"],
+            "temperature_c": data.get("temperature_c"),
+            "disk_free_bytes": data.get("disk_free_bytes"),
+            "disk_total_bytes": data.get("disk_total_bytes"),
+            "undervoltage_now": data.get("undervoltage_now"),
+            "display_connected": data.get("display_connected"),
+        }
+        if data.get("undervoltage_now") or data.get("undervoltage_since_boot"):
+            facts["undervoltage_seen_at"] = heartbeat["wall_time"]
+        # A heartbeat replayed from the spool after days offline must not overwrite fresher health.
+        row = db.execute("SELECT health_at FROM panel WHERE id = ?", [panel_id]).fetchone()
+        if row and row[0] is not None and row[0] > heartbeat["wall_time"]:
+            facts = {}
+    if (inventory := latest.get("inventory")) is not None and inventory["data"].get("agent_version"):
+        facts["agent_version"] = str(inventory["data"]["agent_version"])[:40]
+    return facts
 
 
 def _insert_event(db: Database, panel_id: int, event: dict[str, Any], received_at: float) -> bool:

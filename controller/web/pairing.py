@@ -14,11 +14,11 @@ import re
 import time
 from typing import Any
 
-from flask import Blueprint, g, request
+from flask import Blueprint, request
 from flask_babel import gettext as _
 
 from classcast.identity import fingerprint
-from controller import access
+from controller import access, provisions
 from controller.app import services
 from controller.i18n import translate
 from controller.ingest import server_keys
@@ -102,11 +102,11 @@ def collect(pairing_id: str) -> Any:
 def lookup() -> Any:
     """Return what the panel showing this code says of itself, for school IT to check before approving."""
     check_csrf()
-    code = _code_from_body()
+    code = code_from_body()
     if isinstance(code, tuple):
         return code
     svc, user = services(), current_user()
-    if (locked := _locked(user)) is not None:
+    if (locked := throttled(user)) is not None:
         return locked
     pairing = pairings.waiting(svc.db.read, code)
     if pairing is None:
@@ -119,35 +119,102 @@ def lookup() -> Any:
 def approve() -> Any:
     """Register the panel showing this code in the room, under the name given."""
     check_csrf()
-    code = _code_from_body()
+    code = code_from_body()
     if isinstance(code, tuple):
         return code
     name = str(request.get_json(silent=True).get("name") or "").strip()
     if not name or len(name) > 100:
         return invalid({"name": _("Дайте панели имя (до 100 знаков), например «Кабинет 101, у доски».")})
-    svc, user = services(), current_user()
-    if (locked := _locked(user)) is not None:
+    user = current_user()
+    if (locked := throttled(user)) is not None:
         return locked
     room_id = int(request.get_json(silent=True)["room_id"])
+    return approve_code(user, code, room_id, name, {"via": "pairing"})
+
+
+def approve_code(
+    user: dict[str, Any], code: str, room_id: int, name: str, how: dict[str, Any], replaces: int | None = None
+) -> Any:
+    """Register the panel showing `code` (audited either way); the answer for the approving page."""
+    svc = services()
     try:
-        made = svc.db.write(pairings.approve, code, room_id, name, user["id"])
+        made = svc.db.write(pairings.approve, code, room_id, name, user["id"], replaces)
     except pairings.Refused:
         return _wrong_code(user, code)
     panel = made["panel"]
     detail = {
-        "via": "pairing",
+        **how,
         "name": name,
         "room_id": room_id,
         "fingerprint": made["pairing"]["fingerprint"],
         "serial": made["pairing"]["serial"],
     }
+    if replaces is not None:
+        detail["replaces"] = replaces
     actor = audit.Actor.of(user, request.remote_addr)
-    svc.db.write(audit.record, actor, "enroll_panel", "ok", "panel", panel["id"], g.place, detail)
-    log.info("panel %d approved by %s into room %d", panel["id"], user["login"], room_id)
+    place = access.place_of(svc.db.read, "panel", panel["id"])
+    svc.db.write(audit.record, actor, "enroll_panel", "ok", "panel", panel["id"], place, detail)
+    log.info("panel %d approved by %s into room %d (%s)", panel["id"], user["login"], room_id, how["via"])
     return {**panel, "state": "pending", "fingerprint": made["pairing"]["fingerprint"]}, 201
 
 
-def _code_from_body() -> str | tuple[dict[str, Any], int]:
+@blueprint.get("/api/pairings/provisioned")
+@guarded("panel", "create")
+def provisioned() -> Any:
+    """Return the panels of the school's provisioning list that are waiting with a code right now."""
+    user = current_user()
+    items = provisions.waiting_for_school(services().db.read, user["node_id"])
+    return {"items": [_provisioned_item(row) for row in items]}
+
+
+def _provisioned_item(row: dict[str, Any]) -> dict[str, Any]:
+    keys = ("code", "serial", "mac", "model", "os", "expires_at", "room_id", "room", "name", "conflict")
+    return {key: row[key] for key in keys} | {"fingerprint": fingerprint(row["curve_public_key"])}
+
+
+@blueprint.post("/api/pairings/confirm")
+@guarded("panel", "create")
+def confirm() -> Any:
+    """Register a provisioned panel with one click: its room and name come from the region's list."""
+    check_csrf()
+    code = code_from_body()
+    if isinstance(code, tuple):
+        return code
+    svc, user = services(), current_user()
+    if (locked := throttled(user)) is not None:
+        return locked
+    waiting = next(
+        (w for w in provisions.waiting_for_school(svc.db.read, user["node_id"]) if w["code"] == code), None
+    )
+    if waiting is None:
+        return _wrong_code(user, code)
+    if waiting["conflict"]:
+        message = _("Этот серийный номер показывают две панели. Введите код с экрана нужной панели.")
+        return {"error": "conflict", "message": message}, 409
+    body = request.get_json(silent=True) or {}
+    room_id = waiting["room_id"] or body.get("room_id")
+    if not isinstance(room_id, int) or not _room_of_school(room_id, user["node_id"]):
+        return invalid({"room_id": _("Выберите кабинет: в списке закупки он не указан.")})
+    name = (
+        waiting["name"]
+        or str(body.get("name") or "").strip()[:100]
+        or _("Панель %(serial)s", serial=waiting["serial"])
+    )
+    return approve_code(user, code, room_id, name, {"via": "provision", "serial": waiting["serial"]})
+
+
+def _room_of_school(room_id: int, school_id: int) -> bool:
+    row = (
+        services()
+        .db.read.execute(
+            "SELECT 1 FROM room WHERE id = ? AND school_id = ? AND archived_at IS NULL", [room_id, school_id]
+        )
+        .fetchone()
+    )
+    return row is not None
+
+
+def code_from_body() -> str | tuple[dict[str, Any], int]:
     body = request.get_json(silent=True)
     code = pairings.normalize_code(str(body.get("code") or "")) if isinstance(body, dict) else ""
     if len(code) != pairings.CODE_LENGTH:
@@ -155,7 +222,7 @@ def _code_from_body() -> str | tuple[dict[str, Any], int]:
     return code
 
 
-def _locked(user: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
+def throttled(user: dict[str, Any]) -> tuple[dict[str, Any], int] | None:
     wait = throttle.locked_for(services().db.read, throttle.pairing_keys(user["id"]))
     if wait <= 0:
         return None

@@ -1,24 +1,32 @@
-"""The panels' side of the controller: the Socket.IO namespace, the command hub, content downloads."""
+"""The panels' side of the controller: the Socket.IO namespace, the command hub, content downloads.
+
+A panel signs in with its token. A revoked token is refused and counted; a token already connected
+from elsewhere is refused and flagged (a cloned identity, or a connection that did not close). Each
+panel that connects is sent its whole desired state (controller.store.desired).
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 from typing import Any
 
 import gevent.event
-from flask import Blueprint, abort, request, send_file
-from flask_socketio import Namespace, SocketIO
+from flask import Blueprint, Response, abort, request, send_file
+from flask_socketio import ConnectionRefusedError, Namespace, SocketIO
 
-from classcast.protocol import PANEL_NAMESPACE
-from controller.app import services
-from controller.store import content, panels
+from classcast.protocol import EVENT_STATE, PANEL_NAMESPACE
+from controller.app import Services, services
+from controller.store import content, desired, incidents, lifecycle, panels
 from controller.web.guard import public
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("panels", __name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_JSON = "application/json"
 
 
 class PanelHub:
@@ -29,18 +37,34 @@ class PanelHub:
         self.ack_timeout = ack_timeout
         self._sid_of: dict[int, str] = {}
         self._panel_of: dict[str, int] = {}
+        self._address_of: dict[str, str | None] = {}
 
-    def attach(self, panel_id: int, sid: str) -> None:
+    def attach(self, panel_id: int, sid: str, address: str | None = None) -> str | None:
+        """Attach the session to the panel; return the address of a session already attached, if any.
+
+        A second session with the same credentials is not attached: the caller refuses it.
+        """
         old = self._sid_of.get(panel_id)
         if old is not None and old != sid:
-            log.warning("panel %s connected again (session %s) while still on %s", panel_id, sid, old)
-            self._panel_of.pop(old, None)
+            return self._address_of.get(old) or "?"
         self._sid_of[panel_id] = sid
         self._panel_of[sid] = panel_id
+        self._address_of[sid] = address
+        return None
+
+    def disconnect(self, panel_id: int) -> bool:
+        """Close the panel's live connection (a revoked panel); return whether it had one."""
+        sid = self._sid_of.get(panel_id)
+        if sid is None:
+            return False
+        self.socketio.server.disconnect(sid, namespace=PANEL_NAMESPACE)
+        self.detach(sid)
+        return True
 
     def detach(self, sid: str) -> int | None:
         """Return the id of the panel whose session ended, forgetting it."""
         panel_id = self._panel_of.pop(sid, None)
+        self._address_of.pop(sid, None)
         if panel_id is not None and self._sid_of.get(panel_id) == sid:
             del self._sid_of[panel_id]
         return panel_id
@@ -76,19 +100,58 @@ class PanelNamespace(Namespace):
 
     def on_connect(self, auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
-        svc = services()
-        panel = panels.panel_by_token(svc.db.read, token) if isinstance(token, str) else None
+        svc, address = services(), request.remote_addr
+        panel = panels.panel_by_token(svc.db.read, token) if isinstance(token, str) and token else None
         if panel is None:
-            log.warning("panel connection refused from %s: bad or missing token", request.remote_addr)
+            refuse_token(svc, "socketio", token if isinstance(token, str) else "", address)
             raise ConnectionRefusedError("unauthorized")
         version = auth.get("player_version") if isinstance(auth.get("player_version"), str) else None
-        svc.db.write(panels.mark_connected, panel["id"], version and version[:40])
-        svc.hub.attach(panel["id"], request.sid)
-        log.info("panel %s (%s) connected", panel["id"], panel["name"])
+        already = svc.hub.attach(panel["id"], request.sid, address)
+        if already is not None:
+            flag_clone(svc, panel["id"], "socketio", [already, address or "?"])
+            raise ConnectionRefusedError("duplicate")
+        svc.db.write(panels.mark_connected, panel["id"], version and version[:40], address)
+        log.info("panel %s (%s) connected from %s", panel["id"], panel["name"], address)
+        gevent.spawn(send_state, svc, panel["id"])
 
     def on_disconnect(self, reason: Any = None) -> None:
         panel_id = services().hub.detach(request.sid)
         log.info("panel %s disconnected (%s)", panel_id, reason)
+
+
+def send_state(svc: Services, panel_id: int) -> dict[str, Any]:
+    """Send the panel its whole desired state; return its answer (the version it applied)."""
+    state = desired.get(svc.db.read, panel_id)
+    answer = svc.hub.send(panel_id, EVENT_STATE, state)
+    if not answer.get("ok"):
+        log.warning("panel %s did not apply state %s: %s", panel_id, state["version"], answer.get("error"))
+    return answer
+
+
+def refuse_token(svc: Services, channel: str, token: str, address: str | None) -> int | None:
+    """Count a refused token (a revoked panel's, or an unknown one); return the revoked panel's id."""
+    panel_id = svc.db.write(lifecycle.record_contact, channel, panels.token_hash(token), address)
+    if panel_id is not None:
+        log.warning("refused revoked panel %s on %s from %s", panel_id, channel, address)
+    else:
+        log.warning("refused unknown or missing token on %s from %s", channel, address)
+    return panel_id
+
+
+def flag_clone(svc: Services, panel_id: int, channel: str, addresses: list[str]) -> None:
+    """Flag a panel whose credentials are in use twice at once, and tell school IT (an incident)."""
+    from controller.monitor import channels  # the monitor owns which notification channels are on
+
+    detail = {"channel": channel, "addresses": addresses}
+    log.warning(
+        "panel %s: a second connection on %s with the same credentials %s", panel_id, channel, addresses
+    )
+
+    def flag(db: Any) -> None:
+        db["panel"].update(panel_id, {"clone_seen_at": time.time(), "clone_detail": json.dumps(detail)})
+        incidents.open_incident(db, panel_id, "clone", detail, channels(svc.settings))
+
+    svc.db.write(flag)
 
 
 def _panel_from_bearer() -> dict[str, Any]:
@@ -96,9 +159,18 @@ def _panel_from_bearer() -> dict[str, Any]:
     scheme, _, token = header.partition(" ")
     panel = panels.panel_by_token(services().db.read, token) if scheme == "Bearer" and token else None
     if panel is None:
-        log.warning("content request refused from %s: bad or missing token", request.remote_addr)
-        abort(401)
+        refused = refuse_token(services(), "http", token if scheme == "Bearer" else "", request.remote_addr)
+        abort(Response(json.dumps({"error": "revoked" if refused else "unauthorized"}), 401, mimetype=_JSON))
     return panel
+
+
+@blueprint.get("/api/panel/v1/self")
+@public("panels sign in with their own token, checked here")
+def panel_self() -> Any:
+    """Return who the panel is; 401 {"error": "revoked"} tells a revoked panel to pair again."""
+    panel = _panel_from_bearer()
+    names = desired.get(services().db.read, panel["id"])["panel"]
+    return {"panel_id": panel["id"], "name": panel["name"], "room": names["room"], "school": names["school"]}
 
 
 @blueprint.get("/api/panel/v1/content/<sha256>")

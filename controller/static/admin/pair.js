@@ -3,7 +3,7 @@
 
 import { ApiError, get, write } from "./api.js";
 import { _ } from "./i18n.js";
-import { Notices, fillSelect, may, pageData } from "./ui.js";
+import { Notices, el, fillSelect, may, pageData } from "./ui.js";
 
 const page = pageData();
 const notices = new Notices(document.getElementById("notices"));
@@ -81,6 +81,61 @@ async function approve(event) {
   }
 }
 
+const T = {
+  confirm: _("Подтвердить"),
+  room: _("Кабинет"),
+  typeIt: _("Два устройства с этим серийным номером: введите код с экрана нужной панели."),
+  where: (room, name) => _("Кабинет: %(room)s, имя: %(name)s", { room: room || "—", name: name || "—" }),
+  facts: (serial, code, fingerprint) =>
+    _("Серийный номер %(serial)s · код %(code)s · ключ %(fingerprint)s", { serial, code, fingerprint }),
+  confirmed: (name) => _("Панель «%(name)s» подключена.", { name }),
+};
+
+/** List the school's purchased panels waiting with a code: each is one click from registered. */
+async function loadProvisioned() {
+  const items = (await get("/api/pairings/provisioned")).items;
+  const list = document.getElementById("provisioned-list");
+  list.replaceChildren(...items.map(provisionedItem));
+  document.getElementById("provisioned").hidden = items.length === 0;
+}
+
+function provisionedItem(waiting) {
+  const button = el("button", { type: "button", textContent: T.confirm, disabled: waiting.conflict });
+  // The purchase list may name no room: then school IT picks it here, next to the button.
+  const rooms = waiting.room_id ? null : document.getElementById("room").cloneNode(true);
+  if (rooms) rooms.removeAttribute("id");
+  button.addEventListener("click", () => confirmProvisioned(waiting, button, rooms));
+  return el(
+    "li",
+    { dataset: { code: waiting.code } },
+    el("strong", {}, waiting.model || waiting.serial),
+    " ",
+    el("span", { className: "muted" }, T.facts(waiting.serial, waiting.code, waiting.fingerprint)),
+    el("br"),
+    T.where(waiting.room, waiting.name),
+    " ",
+    rooms && el("label", {}, T.room, " ", rooms),
+    " ",
+    waiting.conflict ? el("span", { className: "notice error" }, T.typeIt) : button,
+  );
+}
+
+async function confirmProvisioned(waiting, button, rooms) {
+  const body = { code: waiting.code };
+  if (rooms) body.room_id = Number(rooms.value);
+  button.disabled = true;
+  try {
+    const panel = await write("POST", "/api/pairings/confirm", body);
+    notices.clear();
+    result.textContent = T.confirmed(panel.name);
+    result.hidden = false;
+    await loadProvisioned();
+  } catch (exc) {
+    button.disabled = false;
+    notices.error(exc);
+  }
+}
+
 async function start() {
   if (!may(page.powers, "panel", "create") || page.nodeType !== "school") {
     notices.show(_("Подключать панели может администратор школы (школьный координатор)."));
@@ -90,6 +145,7 @@ async function start() {
   lookupForm.addEventListener("submit", lookup);
   approveForm.addEventListener("submit", approve);
   await loadRooms().catch((exc) => notices.error(exc));
+  await loadProvisioned().catch((exc) => notices.error(exc));
   const fromQr = new URLSearchParams(location.search).get("code");
   if (fromQr) {
     codeInput.value = fromQr;
