@@ -31,7 +31,7 @@ def _powers(user: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
-def _staff_page(template: str) -> Any:
+def staff_page(template: str) -> Any:
     """Render a staff page for the signed-in user, or the friendly refusal a teacher gets."""
     user = current_user()
     if user["role"] not in _STAFF:
@@ -55,28 +55,28 @@ def index() -> Any:
 @login_required
 @public(_SHELL)
 def registry_page() -> Any:
-    return _staff_page("admin/registry.html")
+    return staff_page("admin/registry.html")
 
 
 @blueprint.get("/users")
 @login_required
 @public(_SHELL)
 def users_page() -> Any:
-    return _staff_page("admin/users.html")
+    return staff_page("admin/users.html")
 
 
 @blueprint.get("/audit")
 @login_required
 @public(_SHELL)
 def audit_page() -> Any:
-    return _staff_page("admin/audit.html")
+    return staff_page("admin/audit.html")
 
 
 @blueprint.get("/imports")
 @login_required
 @public(_SHELL)
 def imports_page() -> Any:
-    return _staff_page("admin/imports.html")
+    return staff_page("admin/imports.html")
 
 
 @blueprint.get("/pair")
@@ -84,4 +84,4 @@ def imports_page() -> Any:
 @public(_SHELL)
 def pair_page() -> Any:
     """Approve a new panel: the code typed or scanned off its screen (the QR code opens ?code=…)."""
-    return _staff_page("admin/pair.html")
+    return staff_page("admin/pair.html")

@@ -70,7 +70,7 @@ def _export(kind: str, title: str) -> Any:
         data,
         mimetype=exports.FORMATS[file_format],
         headers={
-            "Content-Disposition": _attachment(kind, f"{title} — {scope.name}", file_format),
+            "Content-Disposition": attachment(kind, f"{title} — {scope.name}", file_format),
             "Cache-Control": "no-store",  # a staff list holds names and e-mails
         },
     )
@@ -88,7 +88,7 @@ def _scope_arg() -> tuple[str | None, int | None]:
     return given[0][0], int(given[0][1])
 
 
-def _attachment(kind: str, name: str, file_format: str) -> str:
+def attachment(kind: str, name: str, file_format: str) -> str:
     """Return a Content-Disposition naming the file in the user's language (RFC 5987), ASCII beside it."""
     day = time.strftime("%Y-%m-%d")
     readable = re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f]+', " ", f"{name} {day}").strip()
