@@ -40,6 +40,33 @@ SETTINGS: tuple[Setting, ...] = (
         "bearer token that opens /metrics to a scraper; empty: /metrics answers loopback, unproxied only",
     ),
     Setting("health_min_free_mb", 512, "free space under data_dir below which /healthz reports failing, MB"),
+    Setting(
+        "panel_offline_after_s", 180.0, "seconds without a heartbeat or connection before a panel is offline"
+    ),
+    Setting(
+        "panel_silent_after_days", 30.0, "days without contact before a registered panel counts as silent"
+    ),
+    Setting(
+        "school_hours",
+        "08:00-18:00",
+        "the school day in each school's own time zone: an offline panel alerts then",
+    ),
+    Setting(
+        "school_days", "1-6", "days of the week a school works, ISO numbers (1 Monday … 7 Sunday), e.g. 1-5"
+    ),
+    Setting("alert_temperature_c", 80.0, "a panel this hot (°C) or hotter is reported overheating"),
+    Setting(
+        "alert_disk_free_mb", 500, "a panel with less free disk than this (MB) is reported short of disk"
+    ),
+    Setting("monitor_interval_s", 30.0, "seconds between two looks for panel incidents"),
+    Setting(
+        "notify_webhook_url", "", "URL that receives each incident (opened, resolved) as JSON; empty: none"
+    ),
+    Setting(
+        "notify_smtp_host", "", "SMTP server that mails incidents to the school's IT staff; empty: no e-mail"
+    ),
+    Setting("notify_smtp_port", 25, "port of that SMTP server"),
+    Setting("notify_email_from", "classcast@localhost", "sender address of incident e-mails"),
 )
 
 

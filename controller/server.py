@@ -1,4 +1,4 @@
-"""Serving the app on gevent: the WSGI server (with Nagle off) and telemetry ingest beside it."""
+"""Serving the app on gevent: the WSGI server (with Nagle off), telemetry ingest and the timers beside it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import gevent
 from flask import Flask
 from gevent import pywsgi
 
-from controller import housekeeping
+from controller import housekeeping, monitor, notifier
 from controller.app import Services
 from controller.ingest import TelemetryIngest, server_keys
 
@@ -30,12 +30,18 @@ class _NoDelayServer(pywsgi.WSGIServer):
 
 
 class ControllerServer:
-    """The web server and the telemetry ROUTER of one app; `start()` binds both, `stop()` closes them."""
+    """The web server, the telemetry ROUTER and the background loops of one app.
+
+    `start()` binds the sockets and starts the loops (housekeeping, the panel monitor, the notifier);
+    `stop()` ends them. Settings the loops read are checked here, so a bad one stops the start.
+    """
 
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.svc: Services = app.extensions["classcast"]
         settings = self.svc.settings
+        monitor.SchoolHours.of(settings)  # SettingsError names school_hours or school_days
+        self._loops: list[gevent.Greenlet] = []
         access_log = pywsgi.LoggingLogAdapter(logging.getLogger("controller.access"), logging.DEBUG)
         self.http = _NoDelayServer(
             (settings["host"], settings["port"]),
@@ -46,13 +52,16 @@ class ControllerServer:
         public_key, secret_key = server_keys(self.svc.data_dir)
         self.public_key = public_key
         self.svc.ingest = TelemetryIngest(
-            self.svc.db, settings["telemetry_bind"], secret_key, self.svc.metrics
+            self.svc.db, settings["telemetry_bind"], secret_key, self.svc.metrics, monitor.channels(settings)
         )
 
     def start(self) -> None:
         self.http.start()
         self.svc.ingest.start()
-        self._housekeeping = gevent.spawn(housekeeping.run_forever, self.svc)
+        self._loops = [
+            gevent.spawn(loop, self.svc)
+            for loop in (housekeeping.run_forever, monitor.run_forever, notifier.run_forever)
+        ]
         log.info("controller listening on %s, telemetry on %s", self.url, self.svc.ingest.endpoint)
 
     @property
@@ -61,7 +70,7 @@ class ControllerServer:
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
-        self._housekeeping.kill()
+        gevent.killall(self._loops)
         self.http.stop(timeout=2)
         self.svc.ingest.stop()
         self.svc.db.close()
