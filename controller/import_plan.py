@@ -15,7 +15,7 @@ from typing import Any
 from classcast.i18n import N_, Message
 from controller.access import may_manage_role
 from controller.import_columns import name_key
-from controller.imports import DEFAULT_TIMEZONE, REQUIRED, STAFF_ROLES, Parsed, missing_column
+from controller.imports import DEFAULT_TIMEZONE, REQUIRED, STAFF_ROLES, Parsed, missing_column, school_mention
 
 
 @dataclass
@@ -151,9 +151,17 @@ def _plan_schools(parsed: Parsed, world: SchoolWorld) -> dict[str, Any]:
     out.sections["to_archive"] = [
         {"id": s["id"], "key": s["ogrn"], "name": s["short_name"]}
         for s in world.schools
-        if s["archived_at"] is None and s["id"] not in matched and s["ogrn"] not in keys
+        if s["archived_at"] is None and s["id"] not in matched and not _named(s, keys, names)
     ]
     return out.result()
+
+
+def _named(school: dict[str, Any], keys: set[str], municipalities: dict[int, str]) -> bool:
+    """Return whether the file names the school: by its OGRN, or (a bad row without one) by its name."""
+    if school["ogrn"]:
+        return school["ogrn"] in keys
+    municipality = municipalities.get(school["municipality_id"], "")
+    return bool({school_mention(municipality, school["name"]), school_mention("", school["name"])} & keys)
 
 
 def _unkeyed_schools(schools: list[dict[str, Any]]) -> dict[tuple[int, str], dict[str, Any]]:

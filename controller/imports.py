@@ -20,7 +20,7 @@ from typing import Any
 import openpyxl
 
 from classcast.i18n import N_, Message
-from controller.import_columns import HEADINGS, ROLE_WORDS, heading_key
+from controller.import_columns import HEADINGS, ROLE_WORDS, heading_key, name_key
 from controller.store import registry, users
 
 KINDS = ("schools", "staff")
@@ -106,6 +106,11 @@ class Parsed:
         fields = FIELDS[data["kind"]]
         records = [(rec[0], dict(zip(fields, rec[1:], strict=True))) for rec in data["records"]]
         return cls(**{**data, "records": records, "mentioned": set(data["mentioned"])})
+
+
+def school_mention(municipality: str, name: str) -> str:
+    """Return how a bad row without an OGRN names its school, to keep that school from being archived."""
+    return f"name:{name_key(municipality)}|{name_key(name)}"
 
 
 def reason_text(entry: dict[str, Any]) -> str:
@@ -247,7 +252,11 @@ def _take(parsed: Parsed, row: int, values: dict[str, str]) -> None:
         problems.append((KEY[parsed.kind], repeat))
     if problems:
         parsed.bad += [parsed.problem(row, f, reason) for f, reason in problems]
-        parsed.mentioned |= {key} if key else set()
+        if key:
+            parsed.mentioned.add(key)
+        elif parsed.kind == "schools" and values.get("name"):
+            # A school entered by hand has no OGRN: its row is bad, but it still names the school.
+            parsed.mentioned.add(school_mention(values.get("municipality", ""), values["name"]))
     else:
         parsed.records.append((row, record))
         parsed.seen[key] = row

@@ -214,3 +214,15 @@ def test_a_school_of_an_archived_municipality_is_reported_not_archived(
     assert ogrn(4) in [row[3] for row in rows_of(exported)[1:]]  # Berdsk's school is still active
     counts = upload(client, csrf, "schools", exported.data).json["counts"]
     assert (counts["bad"], counts["archive"], counts["change"], counts["add"]) == (1, 0, 0, 0)
+
+
+def test_a_school_without_an_ogrn_is_reported_on_re_import_never_archived(
+    client: FlaskClient, svc: Services, region: Region
+) -> None:
+    csrf = signed_in(client, svc, "mun")
+    svc.db.write(lambda db: orgs.create_school(db, region.novosibirsk, "Школа-интернат № 5", "ШИ № 5"))
+    exported = export(client, "schools")
+    assert ["", "Школа-интернат № 5"] in [[row[3], row[1]] for row in rows_of(exported)[1:]]
+    preview = upload(client, csrf, "schools", exported.data).json
+    counts = preview["counts"]
+    assert (counts["bad"], counts["archive"], counts["change"], counts["add"]) == (1, 0, 0, 0)
