@@ -101,13 +101,10 @@ def collect(pairing_id: str) -> Any:
 @guarded("panel", "create")
 def lookup() -> Any:
     """Return what the panel showing this code says of itself, for school IT to check before approving."""
-    check_csrf()
-    code = code_from_body()
+    code = checked_code()
     if isinstance(code, tuple):
         return code
     svc, user = services(), current_user()
-    if (locked := throttled(user)) is not None:
-        return locked
     pairing = pairings.waiting(svc.db.read, code)
     if pairing is None:
         return _wrong_code(user, code)
@@ -118,16 +115,13 @@ def lookup() -> Any:
 @guarded("panel", "create", parent="room")
 def approve() -> Any:
     """Register the panel showing this code in the room, under the name given."""
-    check_csrf()
-    code = code_from_body()
+    code = checked_code()
     if isinstance(code, tuple):
         return code
     name = str(request.get_json(silent=True).get("name") or "").strip()
     if not name or len(name) > 100:
         return invalid({"name": _("Дайте панели имя (до 100 знаков), например «Кабинет 101, у доски».")})
     user = current_user()
-    if (locked := throttled(user)) is not None:
-        return locked
     room_id = int(request.get_json(silent=True)["room_id"])
     return approve_code(user, code, room_id, name, {"via": "pairing"})
 
@@ -176,13 +170,10 @@ def _provisioned_item(row: dict[str, Any]) -> dict[str, Any]:
 @guarded("panel", "create")
 def confirm() -> Any:
     """Register a provisioned panel with one click: its room and name come from the region's list."""
-    check_csrf()
-    code = code_from_body()
+    code = checked_code()
     if isinstance(code, tuple):
         return code
     svc, user = services(), current_user()
-    if (locked := throttled(user)) is not None:
-        return locked
     waiting = next(
         (w for w in provisions.waiting_for_school(svc.db.read, user["node_id"]) if w["code"] == code), None
     )
@@ -212,6 +203,15 @@ def _room_of_school(room_id: int, school_id: int) -> bool:
         .fetchone()
     )
     return row is not None
+
+
+def checked_code() -> str | tuple[dict[str, Any], int]:
+    """Return the code a staff request carries, or the answer refusing it (malformed, or throttled)."""
+    check_csrf()
+    code = code_from_body()
+    if isinstance(code, tuple):
+        return code
+    return throttled(current_user()) or code
 
 
 def code_from_body() -> str | tuple[dict[str, Any], int]:

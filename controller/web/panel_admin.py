@@ -31,7 +31,7 @@ from controller.store import audit, desired, lifecycle
 from controller.web.auth import current_user
 from controller.web.errors import invalid
 from controller.web.guard import guarded
-from controller.web.pairing import approve_code, code_from_body, throttled
+from controller.web.pairing import approve_code, checked_code
 from controller.web.panels import send_state
 from controller.web.security import check_csrf
 
@@ -116,13 +116,10 @@ def move(panel_id: int) -> Any:
 @guarded("panel", "update", id_arg="panel_id")
 def replace(panel_id: int) -> Any:
     """Register the device showing `code` in this panel's place; the old one is decommissioned."""
-    check_csrf()
-    code = code_from_body()
+    code = checked_code()
     if isinstance(code, tuple):
         return code
     user, svc = current_user(), services()
-    if (locked := throttled(user)) is not None:
-        return locked
     old = _panel(panel_id)
     if old["state"] not in ("active", "pending", "revoked") or old["room_id"] is None:
         return {"error": "conflict", "message": _("Эту панель уже нельзя заменить.")}, 409
