@@ -24,7 +24,7 @@ from sqlite_utils import Database
 
 from classcast.settings import SettingsError
 from controller.app import Services
-from controller.store import incidents, lifecycle
+from controller.store import incidents, lifecycle, panels
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +231,8 @@ def _apply(
 
 def check(svc: Services, now: float) -> list[tuple[int, str, str]]:
     """Return the (panel id, kind, "open" or "resolve") of the incidents one pass opened and resolved."""
+    # A panel whose player is connected is in contact, even if its agent has nothing to report.
+    svc.db.write(panels.touch, svc.hub.connected_ids())
     found = changes(svc.db.read, Rules.of(svc.settings), now)
     if not found:
         return []

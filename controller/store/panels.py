@@ -79,3 +79,10 @@ def rotate_credentials(db: Database, panel_id: int, curve_public_key: str | None
         changes["curve_public_key"] = curve_public_key
     db["panel"].update(panel_id, changes)
     return token
+
+
+def touch(db: Database, panel_ids: list[int]) -> None:
+    """Mark these panels seen now: they are connected (or just were), whether or not their agent reports."""
+    if panel_ids:
+        marks = ", ".join("?" for _ in panel_ids)
+        db.execute(f"UPDATE panel SET last_seen_at = ? WHERE id IN ({marks})", [now_iso(), *panel_ids])

@@ -69,6 +69,9 @@ class PanelHub:
             del self._sid_of[panel_id]
         return panel_id
 
+    def connected_ids(self) -> list[int]:
+        return list(self._sid_of)
+
     def is_connected(self, panel_id: int) -> bool:
         return panel_id in self._sid_of
 
@@ -115,7 +118,10 @@ class PanelNamespace(Namespace):
         gevent.spawn(send_state, svc, panel["id"])
 
     def on_disconnect(self, reason: Any = None) -> None:
-        panel_id = services().hub.detach(request.sid)
+        svc = services()
+        panel_id = svc.hub.detach(request.sid)
+        if panel_id is not None:
+            svc.db.write(panels.touch, [panel_id])  # last seen: now, not when it connected
         log.info("panel %s disconnected (%s)", panel_id, reason)
 
 

@@ -19,6 +19,7 @@ import pytest
 from flask import Flask
 
 from classcast.identity import ensure_identity
+from classcast.protocol import PANEL_NAMESPACE
 from classcast.settings import SettingsError
 from controller import monitor
 from controller.app import Services, create_app
@@ -344,3 +345,15 @@ def test_the_pages_list_the_incidents_of_the_callers_subtree(
     sign_in(teacher, "teacher_a")
     assert teacher.get("/api/notifications").status_code == 403
     assert app.test_client().get("/api/notifications").status_code == 401
+
+
+def test_a_panel_whose_player_is_connected_is_not_offline(app: Any, svc: Services, world: World) -> None:
+    svc.settings.update(school_hours="00:00-24:00", school_days="1-7")  # always school time
+    panel = svc.socketio.test_client(app, namespace=PANEL_NAMESPACE, auth={"token": world.token_a})
+    assert panel.is_connected(PANEL_NAMESPACE)
+    seen(svc, world.panel_a, time.time() - 3600)  # connected an hour ago; its agent never reported
+
+    assert monitor.check(svc, time.time()) == []
+    assert rows(svc) == []
+    panel.disconnect(PANEL_NAMESPACE)
+    assert monitor.check(svc, time.time() + 600) == [(world.panel_a, "offline", "open")]
