@@ -27,6 +27,9 @@ blueprint = Blueprint("panels", __name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _JSON = "application/json"
+# How long a connection already attached has to answer before a new one with the same token replaces
+# it: a live one answers at once (a second device: a clone); a dead one, never (the panel came back).
+LIVENESS_S = 3.0
 
 
 class PanelHub:
@@ -79,7 +82,9 @@ class PanelHub:
     def connected_count(self) -> int:
         return len(self._sid_of)
 
-    def send(self, panel_id: int, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    def send(
+        self, panel_id: int, event: str, payload: dict[str, Any], timeout: float | None = None
+    ) -> dict[str, Any]:
         """Return the panel's acknowledgement of `event`, or an error answer when it gives none in time."""
         sid = self._sid_of.get(panel_id)
         if sid is None:
@@ -89,7 +94,7 @@ class PanelHub:
             event, payload, to=sid, namespace=PANEL_NAMESPACE, callback=lambda *args: answer.set(args)
         )
         try:
-            args = answer.get(timeout=self.ack_timeout)
+            args = answer.get(timeout=self.ack_timeout if timeout is None else timeout)
         except gevent.Timeout:
             return {"ok": False, "error": "no_answer"}
         return args[0] if args and isinstance(args[0], dict) else {"ok": False, "error": "bad_answer"}
@@ -111,8 +116,13 @@ class PanelNamespace(Namespace):
         version = auth.get("player_version") if isinstance(auth.get("player_version"), str) else None
         already = svc.hub.attach(panel["id"], request.sid, address)
         if already is not None:
-            flag_clone(svc, panel["id"], "socketio", [already, address or "?"])
-            raise ConnectionRefusedError("duplicate")
+            if _still_answers(svc, panel["id"]):
+                flag_clone(svc, panel["id"], "socketio", [already, address or "?"])
+                raise ConnectionRefusedError("duplicate")
+            # A panel that lost power or its network comes back before the server notices it left.
+            log.info("panel %s: its connection from %s no longer answers; replaced", panel["id"], already)
+            svc.hub.disconnect(panel["id"])
+            svc.hub.attach(panel["id"], request.sid, address)
         svc.db.write(panels.mark_connected, panel["id"], version and version[:40], address)
         log.info("panel %s (%s) connected from %s", panel["id"], panel["name"], address)
         gevent.spawn(send_state, svc, panel["id"])
@@ -125,10 +135,16 @@ class PanelNamespace(Namespace):
         log.info("panel %s disconnected (%s)", panel_id, reason)
 
 
-def send_state(svc: Services, panel_id: int) -> dict[str, Any]:
+def _still_answers(svc: Services, panel_id: int) -> bool:
+    """Return whether the panel's current connection acknowledges its state within LIVENESS_S."""
+    answer = send_state(svc, panel_id, LIVENESS_S)
+    return answer.get("error") not in ("no_answer", "offline")
+
+
+def send_state(svc: Services, panel_id: int, timeout: float | None = None) -> dict[str, Any]:
     """Send the panel its whole desired state; return its answer (the version it applied)."""
     state = desired.get(svc.db.read, panel_id)
-    answer = svc.hub.send(panel_id, EVENT_STATE, state)
+    answer = svc.hub.send(panel_id, EVENT_STATE, state, timeout)
     if not answer.get("ok"):
         log.warning("panel %s did not apply state %s: %s", panel_id, state["version"], answer.get("error"))
     return answer

@@ -123,21 +123,19 @@ def test_a_revoked_key_is_counted_at_its_next_handshake(svc: Services, world: Wo
         ingest.stop()
 
 
-def test_a_second_connection_with_the_same_token_is_refused_and_flagged(
-    app: Flask, svc: Services, world: World
+def test_a_connection_that_no_longer_answers_is_replaced_not_flagged(
+    app: Flask, svc: Services, world: World, monkeypatch: Any
 ) -> None:
-    first = _connect(app, svc, world.token_a)
-    clone = _connect(app, svc, world.token_a)
+    from controller.web import panels as panels_web
 
-    assert first.is_connected(PANEL_NAMESPACE) and not clone.is_connected(PANEL_NAMESPACE)
-    row = svc.db.read["panel"].get(world.panel_a)
-    assert row["clone_seen_at"] is not None and json.loads(row["clone_detail"])["channel"] == "socketio"
-    incidents = svc.db.read.execute(
-        "SELECT kind, resolved_at FROM incident WHERE panel_id = ?", [world.panel_a]
-    )
-    assert [tuple(r) for r in incidents.fetchall()] == [("clone", None)]
-    _connect(app, svc, world.token_a)  # a third try: still one open incident
-    assert svc.db.read.execute("SELECT count(*) FROM incident").fetchone()[0] == 1
+    monkeypatch.setattr(panels_web, "LIVENESS_S", 0.2)
+    stale = _connect(app, svc, world.token_a)  # the test client never acknowledges: a dead connection
+    back = _connect(app, svc, world.token_a)
+
+    assert back.is_connected(PANEL_NAMESPACE) and not stale.is_connected(PANEL_NAMESPACE)
+    assert svc.hub.is_connected(world.panel_a)
+    assert svc.db.read["panel"].get(world.panel_a)["clone_seen_at"] is None
+    assert svc.db.read.execute("SELECT count(*) FROM incident").fetchone()[0] == 0
 
 
 def test_one_key_sending_from_two_connections_in_turn_is_flagged(

@@ -5,6 +5,8 @@ processes; the kiosk page in real Chromium."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -76,4 +78,32 @@ def test_a_revoked_panel_is_cut_off_refused_counted_and_pairs_again(
     assert _count(db_path, refused % (first, "socketio")) + _count(db_path, refused % (first, "http")) >= 1
     screen.close()
     for proc in (agent, player, controller.proc):
+        assert proc.stop() == 0, proc.log_text()
+
+
+def test_a_cloned_panel_is_refused_and_flagged_while_the_original_stays(tmp_path: Path, spawn: Any) -> None:
+    data_dir, panel_dir, clone_dir = tmp_path / "controller", tmp_path / "panel", tmp_path / "clone"
+    room = seed(data_dir)
+    controller = serve_controller(spawn, data_dir)
+    db_path = data_dir / "classcast.sqlite"
+    argv = ("-m", "player", "--controller", controller.url, "--kiosk-port", "0")
+    player = spawn("player", *argv, "--data-dir", str(panel_dir))
+    pending = panel_dir / "identity" / "pairing.json"
+    code = wait_for(lambda: pending.exists() and json.loads(pending.read_text())["code"], 20, "a code")
+    it = WebUser(controller.url)
+    it.sign_in("it", PASSWORD)
+    panel = it.post_json("/api/pairings/approve", {"code": code, "room_id": room, "name": "Кабинет 12"})["id"]
+    wait_for(lambda: _get(controller.url + "/healthz")["panels_connected"] == 1, 20, "the player to connect")
+
+    # The SD card imaged after pairing: a second device with the same credentials.
+    shutil.copytree(panel_dir / "identity", clone_dir / "identity")
+    clone = spawn("clone", *argv, "--data-dir", str(clone_dir))
+
+    flagged = "SELECT count(*) FROM incident WHERE panel_id = %d AND kind = 'clone' AND resolved_at IS NULL"
+    wait_for(lambda: _count(db_path, flagged % panel) == 1, 30, "the clone to be flagged")
+    assert _count(db_path, "SELECT count(*) FROM panel WHERE clone_seen_at IS NOT NULL") == 1
+    assert _get(controller.url + "/healthz")["panels_connected"] == 1
+    assert load_identity(clone_dir).enrolled  # a refused duplicate keeps its credentials: the token is valid
+    assert "refused, though /api/panel/v1/self answers 200" in clone.log_text()
+    for proc in (clone, player, controller.proc):
         assert proc.stop() == 0, proc.log_text()
