@@ -147,31 +147,36 @@ class TelemetryIngest:
         address = frames[-1].get("Peer-Address")
         parts = [f.bytes for f in frames[1:]]
         if not self._still_registered(panel_id):
-            # Revoked after its handshake: the connection lives on in libzmq, but nothing it sends counts.
-            self.db.write(lifecycle.record_refused_panel, panel_id, "telemetry", address)
-            log.warning("telemetry: refused a batch of revoked panel %s from %s", panel_id, address)
-            if self.metrics is not None:
-                self.metrics.batch_refused()
-            try:
-                seq = parse_batch(parts)["seq"]
-            except BadBatch as exc:
-                seq = exc.seq
-            body = {"seq": seq, "error": ERROR_REVOKED, "message": "this panel's credentials were revoked"}
-            return [FRAME_ERROR, json.dumps(body).encode()]
+            return self._refuse_revoked(panel_id, address, parts)
         self._watch_for_clones(panel_id, frames[0].bytes, address)
         try:
             batch = parse_batch(parts)
-            result = self.db.write(telemetry.store_batch, panel_id, batch["events"])
+            result = self.db.write(_store_if_registered, panel_id, batch["events"])
         except BadBatch as exc:
             log.warning("telemetry: panel %s sent a bad message: %s", panel_id, exc)
             if self.metrics is not None:
                 self.metrics.batch_refused()
             body = {"seq": exc.seq, "error": exc.code, "message": str(exc)}
             return [FRAME_ERROR, json.dumps(body).encode()]
+        if result is None:  # revoked between the look above and the write
+            return self._refuse_revoked(panel_id, address, parts)
         self.batches += 1
         if self.metrics is not None:
             self.metrics.batch_acked(panel_id, batch["events"], result, time.time())
         return [FRAME_ACK, json.dumps({"seq": batch["seq"], **asdict(result)}).encode()]
+
+    def _refuse_revoked(self, panel_id: int, address: str, parts: list[bytes]) -> list[bytes]:
+        """Count and refuse a message of a panel revoked after its handshake (the connection lives on)."""
+        self.db.write(lifecycle.record_refused_panel, panel_id, "telemetry", address)
+        log.warning("telemetry: refused a batch of revoked panel %s from %s", panel_id, address)
+        if self.metrics is not None:
+            self.metrics.batch_refused()
+        try:
+            seq = parse_batch(parts)["seq"]
+        except BadBatch as exc:
+            seq = exc.seq
+        body = {"seq": seq, "error": ERROR_REVOKED, "message": "this panel's credentials were revoked"}
+        return [FRAME_ERROR, json.dumps(body).encode()]
 
     def _still_registered(self, panel_id: int) -> bool:
         row = self.db.read.execute("SELECT state FROM panel WHERE id = ?", [panel_id]).fetchone()
@@ -197,6 +202,14 @@ class TelemetryIngest:
             self._clone_flagged[panel_id] = now
             addresses = sorted({a for _, a in heard.values()})
             self.db.write(_flag_clone, panel_id, addresses, self.channels)
+
+
+def _store_if_registered(db: Database, panel_id: int, events: list[Any]) -> telemetry.BatchResult | None:
+    """Store the batch unless the panel was revoked meanwhile (checked inside the write: no race)."""
+    row = db.execute("SELECT state FROM panel WHERE id = ?", [panel_id]).fetchone()
+    if row is None or row[0] != "active":
+        return None
+    return telemetry.store_batch(db, panel_id, events)
 
 
 def _flag_clone(db: Database, panel_id: int, addresses: list[str], channels: tuple[str, ...]) -> None:
