@@ -1,0 +1,197 @@
+"""Telemetry ingest, end to end: events/s from panels' DEALERs through CURVE and ZAP into SQLite.
+
+The controller's TelemetryIngest runs here on a real database (the controller's migrations, one
+enrolled panel per sender). A second process plays the panels: one thread per panel, each with its
+own CURVE key pair, sending batches of 100 heartbeats and waiting for each ack before the next (the
+agent's protocol today: one batch in flight). Every ack is checked (all events stored). In the same
+run, the floor of the work: the same rows inserted by sqlite-utils into the same table in one
+transaction. The last line holds the figures; issue 6 targets 100,000 events/s end to end.
+
+    .venv/bin/python bench/ingest_bench.py [--panels 20] [--batches 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+import zmq
+
+from classcast.protocol import FRAME_ACK, FRAME_BATCH, TELEMETRY_PROTOCOL
+
+BATCH = 100
+
+
+def events(panel: int, batch: int) -> list[dict[str, Any]]:
+    now = time.time()
+    return [
+        {
+            "id": f"bench{panel:04d}:{batch * BATCH + n}",
+            "type": "heartbeat",
+            "wall_time": now,
+            "mono_time": 1000.0 + n,
+            "clock_synced": True,
+            "data": {
+                "cpu_percent": 3.5,
+                "load_1m": 0.2,
+                "memory_used_bytes": 512_000_000,
+                "temperature_c": 51.0,
+            },
+        }
+        for n in range(BATCH)
+    ]
+
+
+# --- the panels' side (a child process) -----------------------------------------------------------------
+
+
+def send_all(endpoint: str, server_key: str, keys: list[list[str]], batches: int) -> None:
+    """Send `batches` batches from each panel (one thread each); exit 1 if any ack is short."""
+    context = zmq.Context()
+    failures: list[str] = []
+
+    def panel(index: int, public: str, secret: str) -> None:
+        sock = context.socket(zmq.DEALER)
+        sock.linger = 0
+        sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = (
+            public.encode(),
+            secret.encode(),
+            server_key.encode(),
+        )
+        sock.connect(endpoint)
+        for seq in range(batches):
+            body = json.dumps({"seq": seq, "sent_at": time.time(), "events": events(index, seq)}).encode()
+            sock.send_multipart([TELEMETRY_PROTOCOL, FRAME_BATCH, body])
+            if not sock.poll(30_000):
+                failures.append(f"panel {index}: no ack for batch {seq}")
+                break
+            _protocol, kind, reply = sock.recv_multipart()
+            ack = json.loads(reply)
+            if kind != FRAME_ACK or ack["stored"] != BATCH:
+                failures.append(f"panel {index}: batch {seq}: {kind!r} {ack}")
+                break
+        sock.close()
+
+    threads = [threading.Thread(target=panel, args=(i, *pair)) for i, pair in enumerate(keys)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    context.term()
+    if failures:
+        print("\n".join(failures[:10]), file=sys.stderr)
+        sys.exit(1)
+
+
+# --- the controller's side ------------------------------------------------------------------------------
+
+
+def end_to_end(folder: Path, panels: int, batches: int) -> float:
+    """Return events/s from the first send to the last ack, all stored."""
+    from controller.app import create_app
+    from controller.ingest import TelemetryIngest, server_keys
+    from controller.store import orgs, telemetry
+    from controller.store import panels as panel_store
+
+    app = create_app({"data_dir": str(folder / "controller")})
+    svc = app.extensions["classcast"]
+
+    def world(db: Any) -> int:
+        region = orgs.create_region(db, "54", "Новосибирская область")
+        school = orgs.create_school(
+            db, orgs.create_municipality(db, region, "Бердск"), "Школа № 1", "СОШ № 1"
+        )
+        return orgs.create_room(db, school, "101")
+
+    room = svc.db.write(world)
+    keys = [[k.decode() for k in zmq.curve_keypair()] for _ in range(panels)]
+    for n, (public, _secret) in enumerate(keys):
+        svc.db.write(panel_store.enroll_panel, room, f"Панель {n}", public)
+    public_key, secret_key = server_keys(svc.data_dir)
+    ingest = TelemetryIngest(svc.db, "tcp://127.0.0.1:*", secret_key)
+    ingest.start()
+    args = json.dumps(
+        {"endpoint": ingest.endpoint, "server_key": public_key, "keys": keys, "batches": batches}
+    )
+    started = time.perf_counter()
+    sender = subprocess.Popen([sys.executable, __file__, "--send", args])
+    while sender.poll() is None:
+        gevent.sleep(0.01)  # the ingest's greenlets run while we wait
+    elapsed = time.perf_counter() - started
+    ingest.stop()
+    stored = telemetry.count_events(svc.db.read)
+    svc.db.close()
+    if sender.returncode != 0 or stored != panels * batches * BATCH:
+        sys.exit(f"ingest bench: senders exited {sender.returncode}, {stored} events stored")
+    return stored / elapsed
+
+
+def floor(folder: Path, panels: int, batches: int) -> float:
+    """Return rows/s of the same rows inserted with sqlite-utils into telemetry_event in one transaction."""
+    from controller import db as controller_db
+    from controller.migrations import migrations
+
+    db = controller_db.connect(folder / "floor.sqlite")
+    migrations.apply(db)
+    db["region"].insert({"id": 1, "code": "54", "name": "r"})
+    db["municipality"].insert({"id": 1, "region_id": 1, "name": "m"})
+    db["school"].insert({"id": 1, "municipality_id": 1, "name": "s", "short_name": "s"})
+    db["panel"].insert_all(
+        {"id": p + 1, "school_id": 1, "name": f"p{p}", "created_at": "2026-01-01T00:00:00Z"}
+        for p in range(panels)
+    )
+    received = time.time()
+    rows = [
+        {
+            "panel_id": p + 1,
+            "event_id": event["id"],
+            "type": event["type"],
+            "wall_time": event["wall_time"],
+            "received_at": received,
+            "clock_synced": True,
+            "data": json.dumps(event["data"]),
+        }
+        for p in range(panels)
+        for b in range(batches)
+        for event in events(p, b)
+    ]
+    started = time.perf_counter()
+    with db.conn:
+        db["telemetry_event"].insert_all(rows, batch_size=1000)
+    elapsed = time.perf_counter() - started
+    db.close()
+    return len(rows) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--panels", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=100, help="batches per panel")
+    parser.add_argument("--send", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.send:
+        job = json.loads(args.send)
+        send_all(job["endpoint"], job["server_key"], job["keys"], job["batches"])
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        rate = end_to_end(Path(tmp), args.panels, args.batches)
+        bare = floor(Path(tmp), args.panels, args.batches)
+    total = args.panels * args.batches * BATCH
+    print(
+        f"ingest: {total} events from {args.panels} panels, batches of {BATCH}, one in flight each: "
+        f"end to end {rate:,.0f} events/s; floor (sqlite-utils insert_all, one transaction) "
+        f"{bare:,.0f} rows/s; ratio {rate / bare:.2f}",
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
