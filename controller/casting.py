@@ -74,10 +74,16 @@ def cast_to_room(svc: Services, user: dict[str, Any], room_id: int, item: dict[s
     return [job.value for job in jobs]
 
 
+def _create_cast(db: Any, panel: dict[str, Any], user_id: int | None, item: dict) -> int:
+    """Record the cast and make it what the panel should show from now on (one transaction)."""
+    cast_id = casts.create_cast(db, panel, user_id, item)
+    # Also after a restart or a lost connection: the panel is sent its desired state when it connects.
+    desired.update(db, panel["id"], {"show": {"cast_id": str(cast_id), "item": item}})
+    return cast_id
+
+
 def _cast_to_panel(svc: Services, user_id: int | None, panel: dict[str, Any], item: dict) -> dict[str, Any]:
-    cast_id = svc.db.write(casts.create_cast, panel, user_id, item)
-    # What the panel should show from now on, also after a restart or a lost connection.
-    svc.db.write(desired.update, panel["id"], {"show": {"cast_id": str(cast_id), "item": item}})
+    cast_id = svc.db.write(_create_cast, panel, user_id, item)
     answer = svc.hub.send(panel["id"], EVENT_SHOW, {"cast_id": str(cast_id), "item": item})
     svc.db.write(casts.record_answer, cast_id, answer)
     if svc.metrics is not None:

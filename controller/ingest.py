@@ -146,41 +146,30 @@ class TelemetryIngest:
         panel_id = int(frames[-1].get("User-Id"))
         address = frames[-1].get("Peer-Address")
         parts = [f.bytes for f in frames[1:]]
-        if not self._still_registered(panel_id):
-            return self._refuse_revoked(panel_id, address, parts)
         self._watch_for_clones(panel_id, frames[0].bytes, address)
         try:
             batch = parse_batch(parts)
-            result = self.db.write(_store_if_registered, panel_id, batch["events"])
+            result = self.db.write(_store_if_registered, panel_id, batch["events"], address)
         except BadBatch as exc:
             log.warning("telemetry: panel %s sent a bad message: %s", panel_id, exc)
             if self.metrics is not None:
                 self.metrics.batch_refused()
             body = {"seq": exc.seq, "error": exc.code, "message": str(exc)}
             return [FRAME_ERROR, json.dumps(body).encode()]
-        if result is None:  # revoked between the look above and the write
-            return self._refuse_revoked(panel_id, address, parts)
+        if result is None:  # revoked after its handshake: the connection lives on, nothing it sends counts
+            return self._refuse_revoked(panel_id, address, batch["seq"])
         self.batches += 1
         if self.metrics is not None:
             self.metrics.batch_acked(panel_id, batch["events"], result, time.time())
         return [FRAME_ACK, json.dumps({"seq": batch["seq"], **asdict(result)}).encode()]
 
-    def _refuse_revoked(self, panel_id: int, address: str, parts: list[bytes]) -> list[bytes]:
-        """Count and refuse a message of a panel revoked after its handshake (the connection lives on)."""
-        self.db.write(lifecycle.record_refused_panel, panel_id, "telemetry", address)
+    def _refuse_revoked(self, panel_id: int, address: str, seq: int) -> list[bytes]:
+        """Refuse a batch of a panel revoked after its handshake (counted by _store_if_registered)."""
         log.warning("telemetry: refused a batch of revoked panel %s from %s", panel_id, address)
         if self.metrics is not None:
             self.metrics.batch_refused()
-        try:
-            seq = parse_batch(parts)["seq"]
-        except BadBatch as exc:
-            seq = exc.seq
         body = {"seq": seq, "error": ERROR_REVOKED, "message": "this panel's credentials were revoked"}
         return [FRAME_ERROR, json.dumps(body).encode()]
-
-    def _still_registered(self, panel_id: int) -> bool:
-        row = self.db.read.execute("SELECT state FROM panel WHERE id = ?", [panel_id]).fetchone()
-        return row is not None and row[0] == "active"
 
     def _watch_for_clones(self, panel_id: int, route: bytes, address: str) -> None:
         """Flag a panel whose key sends from two connections in turn (two devices with one identity).
@@ -201,22 +190,22 @@ class TelemetryIngest:
         if interleaved and now - flagged_at >= CLONE_WINDOW_S:
             self._clone_flagged[panel_id] = now
             addresses = sorted({a for _, a in heard.values()})
-            self.db.write(_flag_clone, panel_id, addresses, self.channels)
+            log.warning("telemetry: panel %s sends from two connections at once %s", panel_id, addresses)
+            self.db.write(incidents.flag_clone, panel_id, "telemetry", addresses, self.channels)
 
 
-def _store_if_registered(db: Database, panel_id: int, events: list[Any]) -> telemetry.BatchResult | None:
-    """Store the batch unless the panel was revoked meanwhile (checked inside the write: no race)."""
+def _store_if_registered(
+    db: Database, panel_id: int, events: list[Any], address: str
+) -> telemetry.BatchResult | None:
+    """Store the batch, or count it refused (None) if the panel is no longer active.
+
+    Checked inside the write, so no batch is stored after a revocation has committed.
+    """
     row = db.execute("SELECT state FROM panel WHERE id = ?", [panel_id]).fetchone()
     if row is None or row[0] != "active":
+        lifecycle.record_refused_panel(db, panel_id, "telemetry", address)
         return None
     return telemetry.store_batch(db, panel_id, events)
-
-
-def _flag_clone(db: Database, panel_id: int, addresses: list[str], channels: tuple[str, ...]) -> None:
-    detail = {"channel": "telemetry", "addresses": addresses}
-    log.warning("telemetry: panel %s sends from two connections at once %s", panel_id, addresses)
-    db["panel"].update(panel_id, {"clone_seen_at": time.time(), "clone_detail": json.dumps(detail)})
-    incidents.open_incident(db, panel_id, "clone", detail, channels)
 
 
 def parse_batch(parts: list[bytes]) -> dict[str, Any]:

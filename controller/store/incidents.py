@@ -73,6 +73,15 @@ def _queue(db: Database, incident_id: int, event: str, channels: tuple[str, ...]
         )
 
 
+def flag_clone(
+    db: Database, panel_id: int, channel: str, addresses: list[str], channels: tuple[str, ...]
+) -> None:
+    """Mark the panel as used by two devices at once (on `channel`) and open a `clone` incident."""
+    detail = {"channel": channel, "addresses": addresses}
+    db["panel"].update(panel_id, {"clone_seen_at": time.time(), "clone_detail": json.dumps(detail)})
+    open_incident(db, panel_id, "clone", detail, channels)
+
+
 def open_kinds(db: Database, panel_id: int) -> set[str]:
     rows = db.execute("SELECT kind FROM incident WHERE panel_id = ? AND resolved_at IS NULL", [panel_id])
     return {row[0] for row in rows}

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from typing import Any
 
 import gevent.event
@@ -19,6 +18,7 @@ from flask_socketio import ConnectionRefusedError, Namespace, SocketIO
 
 from classcast.protocol import EVENT_STATE, PANEL_NAMESPACE
 from controller.app import Services, services
+from controller.monitor import channels
 from controller.store import content, desired, incidents, lifecycle, panels
 from controller.web.guard import public
 
@@ -162,18 +162,10 @@ def refuse_token(svc: Services, channel: str, token: str, address: str | None) -
 
 def flag_clone(svc: Services, panel_id: int, channel: str, addresses: list[str]) -> None:
     """Flag a panel whose credentials are in use twice at once, and tell school IT (an incident)."""
-    from controller.monitor import channels  # the monitor owns which notification channels are on
-
-    detail = {"channel": channel, "addresses": addresses}
     log.warning(
         "panel %s: a second connection on %s with the same credentials %s", panel_id, channel, addresses
     )
-
-    def flag(db: Any) -> None:
-        db["panel"].update(panel_id, {"clone_seen_at": time.time(), "clone_detail": json.dumps(detail)})
-        incidents.open_incident(db, panel_id, "clone", detail, channels(svc.settings))
-
-    svc.db.write(flag)
+    svc.db.write(incidents.flag_clone, panel_id, channel, addresses, channels(svc.settings))
 
 
 def _panel_from_bearer() -> dict[str, Any]:

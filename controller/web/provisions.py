@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, g, request
 from flask_babel import gettext as _
 
-from controller import provisions
+from controller import access, provisions
 from controller.app import services
 from controller.i18n import translate
 from controller.imports import MAX_BYTES, FileRefused
@@ -48,24 +48,14 @@ def upload() -> Any:
 @guarded("provision", "read")
 def listing() -> Any:
     """Return the provisioned serials of the caller's subtree, paired or not."""
-    condition, params = _scope(current_user())
+    condition, params = access.scope_filter(current_user())
     rows = services().db.read.query(
-        f"""SELECT v.id, v.serial, v.school_id, s.short_name AS school, v.room_id, r.name AS room,
-                   v.name, v.created_at, v.panel_id, v.used_at
-            FROM provision v JOIN school s ON s.id = v.school_id
-            JOIN municipality m ON m.id = s.municipality_id LEFT JOIN room r ON r.id = v.room_id
+        f"""SELECT id, serial, school_id, school, room_id, room, name, created_at, panel_id, used_at FROM (
+                SELECT v.*, s.short_name AS school, r.name AS room, m.region_id, s.municipality_id
+                FROM provision v JOIN school s ON s.id = v.school_id
+                JOIN municipality m ON m.id = s.municipality_id LEFT JOIN room r ON r.id = v.room_id)
             WHERE {condition}
-            ORDER BY v.panel_id IS NOT NULL, s.short_name, v.serial LIMIT 5000""",
+            ORDER BY panel_id IS NOT NULL, school, serial LIMIT 5000""",
         params,
     )
     return {"items": list(rows)}
-
-
-_SCOPE_COLUMN = {"region": "m.region_id", "municipality": "s.municipality_id", "school": "s.id"}
-
-
-def _scope(user: dict[str, Any]) -> tuple[str, list[Any]]:
-    """Return the condition (on school `s` and municipality `m`) for the caller's subtree."""
-    if user["role"] == "operator":
-        return "1 = 1", []
-    return f"{_SCOPE_COLUMN[user['node_type']]} = ?", [user["node_id"]]

@@ -4,6 +4,7 @@
   (`/api/panel/v1/content/<sha256>`, bearer token checked) and serving plain pages for `page` items.
 - `kiosk`: the player's `Kiosk` served by gevent's pywsgi in a thread with its own gevent hub, as the
   player serves it; the test thread talks to it over real HTTP and calls into its hub when it must.
+- `events`: a page attached to the kiosk, its `/events` stream past the `retry:` preamble.
 - `browser` (tests/conftest.py): Debian's Chromium driven by Playwright (its own browser is never downloaded).
 - `kiosk_browser`: Chromium showing the kiosk page, as the panel runs it, its DevTools on loopback.
 - `standin`: a stand-in controller (Socket.IO `/panel`, `/api/panel/v1/self`, pairing): standin.py.
@@ -340,6 +341,17 @@ def kiosk_browser(kiosk: KioskThread, tmp_path: Path) -> Iterator[KioskBrowser]:
         yield browser
     finally:
         browser.stop()
+
+
+@pytest.fixture
+def events(kiosk: KioskThread) -> Iterator[EventStream]:
+    """A page attached to the kiosk: its `/events` stream, open, past the `retry:` preamble."""
+    stream = EventStream(kiosk.url)
+    try:
+        assert stream.next_block() == "retry: 1000\n"
+        yield stream
+    finally:
+        stream.close()
 
 
 # --- the controller's other side, and the player as a process ----------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,17 +19,6 @@ from tests.player.conftest import (
 )
 
 PAGE_ITEM = {"kind": "page", "url": "http://127.0.0.1:9/lesson", "title": "Урок"}
-
-
-@pytest.fixture
-def events(kiosk: KioskThread) -> Iterator[EventStream]:
-    """A page attached to the kiosk: its `/events` stream, open, past the `retry:` preamble."""
-    stream = EventStream(kiosk.url)
-    try:
-        assert stream.next_block() == "retry: 1000\n"
-        yield stream
-    finally:
-        stream.close()
 
 
 def wait_until_pending(kiosk: KioskThread, cast_id: str) -> None:

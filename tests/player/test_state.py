@@ -7,7 +7,7 @@ posts to `/shown`, as tests/player/test_kiosk.py does.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,28 +45,18 @@ def ctx(kiosk: KioskThread, cache: ContentCache, tmp_path: Path) -> Context:
     return Context(kiosk.kiosk, cache, show_timeout=3.0, state=StateFile(tmp_path / "state.json"))
 
 
-@pytest.fixture
-def page(kiosk: KioskThread) -> Iterator[EventStream]:
-    stream = EventStream(kiosk.url)
-    try:
-        assert stream.next_block() == "retry: 1000\n"
-        yield stream
-    finally:
-        stream.close()
-
-
 def shown(kiosk: KioskThread, cast_id: str) -> None:
     """Report, as the page does, that `cast_id` is on screen."""
     assert post_json(kiosk.url + "/shown", {"cast_id": cast_id, "ok": True, "shown_at": 1.5}).status == 204
 
 
 def test_state_with_a_cast_shows_it_keeps_it_and_acks_its_version(
-    kiosk: KioskThread, ctx: Context, page: EventStream, tmp_path: Path
+    kiosk: KioskThread, ctx: Context, events: EventStream, tmp_path: Path
 ) -> None:
     sent = desired(3, {"cast_id": "c3", "item": PAGE})
 
     pending = kiosk.call(state, ctx, sent)
-    assert sse_data(page.next_block()) == {"cast_id": "c3", "item": PAGE}
+    assert sse_data(events.next_block()) == {"cast_id": "c3", "item": PAGE}
     shown(kiosk, "c3")
 
     assert pending.result(HTTP_TIMEOUT) == {"ok": True, "version": 3}
@@ -82,24 +72,24 @@ def test_state_with_a_cast_shows_it_keeps_it_and_acks_its_version(
 
 
 def test_state_without_a_cast_clears_the_screen(
-    kiosk: KioskThread, ctx: Context, page: EventStream, tmp_path: Path
+    kiosk: KioskThread, ctx: Context, events: EventStream, tmp_path: Path
 ) -> None:
     pending = kiosk.call(state, ctx, desired(1, {"cast_id": "c1", "item": PAGE}))
-    sse_data(page.next_block())
+    sse_data(events.next_block())
     shown(kiosk, "c1")
     assert pending.result(HTTP_TIMEOUT)["ok"] is True
 
     answer = kiosk.call(state, ctx, desired(2, None)).result(HTTP_TIMEOUT)
 
     assert answer == {"ok": True, "version": 2}
-    assert sse_data(page.next_block(), "clear") == {}
+    assert sse_data(events.next_block(), "clear") == {}
     assert ctx.kiosk.current is None and ctx.kiosk.shown is None
     assert StateFile(tmp_path / "state.json").last == desired(2, None)
 
     # Nothing on screen any more: a second clear is not sent, the next cast is.
     assert kiosk.call(state, ctx, desired(3, None)).result(HTTP_TIMEOUT) == {"ok": True, "version": 3}
     pending = kiosk.call(state, ctx, desired(4, {"cast_id": "c4", "item": PAGE}))
-    assert sse_data(page.next_block()) == {"cast_id": "c4", "item": PAGE}
+    assert sse_data(events.next_block()) == {"cast_id": "c4", "item": PAGE}
     shown(kiosk, "c4")
     assert pending.result(HTTP_TIMEOUT) == {"ok": True, "version": 4}
 
@@ -152,12 +142,12 @@ def test_parse_state_keeps_only_the_known_parts() -> None:
 
 
 def test_show_command_becomes_the_kept_states_cast(
-    kiosk: KioskThread, ctx: Context, page: EventStream, tmp_path: Path
+    kiosk: KioskThread, ctx: Context, events: EventStream, tmp_path: Path
 ) -> None:
     ctx.state.save(desired(6, None))
 
     pending = kiosk.call(show, ctx, {"cast_id": "c7", "item": PAGE})
-    sse_data(page.next_block())
+    sse_data(events.next_block())
     shown(kiosk, "c7")
 
     assert pending.result(HTTP_TIMEOUT)["ok"] is True

@@ -1,6 +1,6 @@
-// The controller's REST API as the staff pages use it: JSON in and out, the CSRF header on writes,
-// errors turned into ApiError ({status, message, fields}) with the server's message (already in the
-// page's language: the server picks it the same way).
+// The controller's REST API as the staff pages use it: JSON in and out (or a FormData upload), the
+// CSRF header on writes, errors turned into ApiError ({status, message, fields, body}) with the
+// server's message (already in the page's language: the server picks it the same way).
 
 import { _ } from "./i18n.js";
 
@@ -15,6 +15,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body && body.error;
     this.fields = (body && body.fields) || {};
+    this.body = body; // the whole answer, for a caller that needs more than the message (a 409's preview)
   }
 }
 
@@ -28,14 +29,16 @@ export function currentSession() {
   return sessionPromise;
 }
 
-function toLogin() {
+/** Go to the sign-in page, back to this page afterwards (a session that ended). */
+export function toLogin() {
   const next = location.pathname + location.search;
   location.assign("/login?next=" + encodeURIComponent(next));
 }
 
 async function request(method, path, body, csrf) {
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const form = body instanceof FormData; // the browser sets the multipart Content-Type itself
+  if (body !== undefined && !form) headers["Content-Type"] = "application/json";
   if (csrf) headers["X-CSRF-Token"] = csrf;
   let response;
   try {
@@ -43,7 +46,7 @@ async function request(method, path, body, csrf) {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, { message: T.network });
@@ -74,7 +77,8 @@ export function get(path, params = {}) {
   return request("GET", text ? `${path}?${text}` : path);
 }
 
-/** Send a write (POST, PATCH) with the session's CSRF token; return the parsed JSON answer. */
+/** Send a write (POST, PATCH) with the session's CSRF token; return the parsed JSON answer.
+ * `body` is an object (sent as JSON) or a FormData (a file upload, sent as multipart). */
 export async function write(method, path, body = {}) {
   const { csrf_token: csrf } = await currentSession();
   return request(method, path, body, csrf);

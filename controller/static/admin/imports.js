@@ -2,7 +2,7 @@
 // add, change and archive and which rows are bad, page by page, and apply it after a confirmation.
 // The current list of the same node downloads in the same format, to edit and upload again.
 
-import { ApiError, currentSession, get } from "./api.js";
+import { ApiError, get, toLogin, write } from "./api.js";
 import { confirmDialog } from "./dialogs.js";
 import { _ } from "./i18n.js";
 import { PLURAL, displayName } from "./kinds.js";
@@ -136,40 +136,6 @@ const state = { preview: null, fileName: "", section: "add", offset: 0, total: 0
 
 // --- talking to the API -----------------------------------------------------------------------------
 
-/** Send a write with the session's CSRF token (`body`: FormData or nothing); return the JSON answer.
- * An error is an ApiError whose `body` keeps the whole answer (a 409's new preview). */
-async function send(method, path, body) {
-  const { csrf_token: csrf } = await currentSession();
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers: { Accept: "application/json", "X-CSRF-Token": csrf },
-      credentials: "same-origin",
-      body,
-    });
-  } catch {
-    throw new ApiError(0, { message: T.network });
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    data = null;
-  }
-  if (response.status === 401) toLogin();
-  if (!response.ok || data === null) {
-    const error = new ApiError(response.status, data && data.message ? data : { message: T.unreadable });
-    error.body = data;
-    throw error;
-  }
-  return data;
-}
-
-function toLogin() {
-  location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
-}
-
 // --- what the file lists, and for which node -------------------------------------------------------
 
 function chosenKind() {
@@ -261,7 +227,7 @@ async function upload(event) {
   checkButton.disabled = true;
   checkButton.textContent = T.checking;
   try {
-    const preview = await send("POST", "/api/imports", body);
+    const preview = await write("POST", "/api/imports", body);
     await showPreview(preview, file.name);
   } catch (exc) {
     notices.error(exc);
@@ -485,7 +451,7 @@ async function applyPreview() {
   applyButton.disabled = true;
   applyButton.textContent = T.applying;
   try {
-    const answer = await send("POST", `/api/imports/${state.preview.id}/apply`);
+    const answer = await write("POST", `/api/imports/${state.preview.id}/apply`);
     showResult(answer);
   } catch (exc) {
     await applyRefused(exc);

@@ -3,7 +3,7 @@
 // how many were added and updated and which rows were not loaded and why, is shown below the form.
 // panels.js wires the form (it is on the page only for those who may upload) and gives its notices.
 
-import { ApiError, currentSession } from "./api.js";
+import { write } from "./api.js";
 import { _ } from "./i18n.js";
 import { el } from "./ui.js";
 
@@ -13,8 +13,6 @@ const T = {
   bad: (n) => _("Строк с ошибками (не загружены): %(n)s.", { n }),
   row: (row, field, message) => _("Строка %(row)s, %(field)s: %(message)s", { row, field, message }),
   chooseFile: _("Выберите файл списка."),
-  network: _("Нет связи с сервером. Проверьте сеть и попробуйте ещё раз."),
-  unreadable: _("Сервер ответил непонятно. Обновите страницу и попробуйте ещё раз."),
 };
 
 /** Send the chosen file of the form that `event` submits; show what was loaded, or tell `notices` why not. */
@@ -33,20 +31,7 @@ export async function uploadProvisions(event, notices) {
   const submit = form.querySelector("button[type=submit]");
   submit.disabled = true;
   try {
-    const { csrf_token: csrf } = await currentSession();
-    let response;
-    try {
-      response = await fetch("/api/provisions", {
-        method: "POST",
-        headers: { Accept: "application/json", "X-CSRF-Token": csrf },
-        credentials: "same-origin",
-        body,
-      });
-    } catch {
-      throw new ApiError(0, { message: T.network });
-    }
-    const data = await response.json().catch(() => null);
-    if (!response.ok || data === null) throw new ApiError(response.status, data || { message: T.unreadable });
+    const data = await write("POST", "/api/provisions", body);
     notices.clear();
     showProvisionResult(result, data);
     form.reset();
