@@ -13,6 +13,7 @@ import math
 import os
 import select
 import signal
+import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -23,11 +24,12 @@ import zmq
 
 from agent import __version__, collectors
 from agent.config import load_config
+from agent.intake import Intake, usage_endpoint
 from agent.shipper import Shipper
 from agent.spool import Spool
 from classcast import notify
 from classcast.events import Heartbeat
-from classcast.identity import PanelIdentity, ensure_identity, load_identity
+from classcast.identity import PanelIdentity, ensure_identity, identity_dir, load_identity
 from classcast.journal import setup_logging
 from classcast.settings import SettingsError
 
@@ -35,6 +37,9 @@ log = logging.getLogger("agent")
 
 DESCRIPTION = "Sample the panel's health and inventory, spool the events, ship them to the controller."
 ENROLLMENT_CHECK = 2.0  # seconds between looks at the credentials the player saves when enrolled
+# While shipping, the credentials change only when the panel is revoked and paired again: looked at
+# less often, and read only when their folder changed (every wake-up costs a Pi's idle CPU).
+ENROLLED_CHECK = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,33 +134,68 @@ class Stopper:
 
 
 def _serve(config: dict[str, Any], stopper: Stopper, watchdog: notify.LoopWatchdog) -> None:
-    """Ship with each of the panel's enrollments in turn, until `stopper` is triggered."""
+    """Ship with each of the panel's enrollments in turn, until `stopper` is triggered.
+
+    The spool and the player's usage intake live across enrollments: usage is recorded before the
+    panel is paired, and while it waits to be paired again.
+    """
+    data_dir = Path(config["data_dir"])
+    context = zmq.Context()
+    try:
+        with Spool(data_dir, max_bytes=config["spool_max_bytes"]) as spool:
+            intake = Intake(context, spool, usage_endpoint(config["usage_endpoint"], data_dir))
+            try:
+                _ship_each_enrollment(config, context, spool, intake, stopper, watchdog)
+            finally:
+                intake.close()
+                _flush_at_exit(spool)
+    finally:
+        context.term()
+
+
+def _ship_each_enrollment(
+    config: dict[str, Any],
+    context: zmq.Context,
+    spool: Spool,
+    intake: Intake,
+    stopper: Stopper,
+    watchdog: notify.LoopWatchdog,
+) -> None:
     data_dir = Path(config["data_dir"])
     revoked_token: str | None = None
-    while (identity := _wait_for_enrollment(data_dir, stopper, watchdog, revoked_token)) is not None:
-        if run(config, identity, stopper, watchdog):
+    while (identity := _wait_for_enrollment(data_dir, intake, stopper, watchdog, revoked_token)) is not None:
+        if run(config, context, identity, spool, intake, stopper, watchdog):
             revoked_token = identity.token
 
 
 def _wait_for_enrollment(
-    data_dir: Path, stopper: Stopper, watchdog: notify.LoopWatchdog, revoked_token: str | None = None
+    data_dir: Path,
+    intake: Intake,
+    stopper: Stopper,
+    watchdog: notify.LoopWatchdog,
+    revoked_token: str | None = None,
 ) -> PanelIdentity | None:
     """Return the panel's identity once it is enrolled, not with `revoked_token`; None if told to stop first.
 
     The token, not the key, tells a new enrollment: each pairing makes a new token, and the player may
-    make the new key pair before it deletes the revoked token.
+    make the new key pair before it deletes the revoked token. Usage events are taken meanwhile.
     """
     if revoked_token is not None:
         log.info("waiting for this panel to be paired again")
     elif not (identity := ensure_identity(data_dir)).enrolled:
         log.info("waiting for this panel to be enrolled (key fingerprint %s)", identity.fingerprint)
+    poller = zmq.Poller()
+    poller.register(intake.socket, zmq.POLLIN)
+    poller.register(stopper.fd, zmq.POLLIN)
     while not stopper.requested:
         enrolled = _enrolled_identity(data_dir)
         if enrolled is not None and enrolled.token != revoked_token:
             return enrolled
         next_ping = watchdog.ping_if_due(time.monotonic())
         wait = ENROLLMENT_CHECK if next_ping is None else min(ENROLLMENT_CHECK, next_ping - time.monotonic())
-        stopper.wait(max(0.0, wait))
+        if intake.socket in dict(poller.poll(math.ceil(max(0.0, wait) * 1000))):
+            intake.receive()
+        stopper.drain()
     return None
 
 
@@ -170,34 +210,38 @@ def _enrolled_identity(data_dir: Path) -> PanelIdentity | None:
 
 
 def run(
-    config: dict[str, Any], identity: PanelIdentity, stopper: Stopper, watchdog: notify.LoopWatchdog
+    config: dict[str, Any],
+    context: zmq.Context,
+    identity: PanelIdentity,
+    spool: Spool,
+    intake: Intake,
+    stopper: Stopper,
+    watchdog: notify.LoopWatchdog,
 ) -> bool:
     """Return True when the controller revoked `identity`, False when stopped or enrolled anew.
 
     Samples, spools and ships meanwhile, authenticated as `identity`.
     """
-    data_dir = Path(config["data_dir"])
-    readings = collectors.Readings(data_dir)
-    context = zmq.Context()
+    readings = collectors.Readings(Path(config["data_dir"]))
+    shipper = Shipper(context, identity, spool, endpoint=config["telemetry_endpoint"], **_shipping(config))
     try:
-        with Spool(data_dir, max_events=config["spool_max_events"]) as spool:
-            shipper = Shipper(
-                context, identity, spool, endpoint=config["telemetry_endpoint"], **_shipping(config)
-            )
-            try:
-                log.info(
-                    "agent %s shipping to %s, %d events spooled", __version__, shipper.endpoint, spool.depth()
-                )
-                return _loop(config, identity, readings, spool, shipper, stopper, watchdog)
-            finally:
-                shipper.close()
+        log.info("agent %s shipping to %s, %d events spooled", __version__, shipper.endpoint, spool.depth())
+        return _loop(config, identity, readings, spool, shipper, intake, stopper, watchdog)
     finally:
-        context.term()
+        shipper.close()
 
 
 def _shipping(config: dict[str, Any]) -> dict[str, Any]:
     names = ("batch_max_events", "batch_max_wait", "ack_timeout", "retry_min", "retry_max")
-    return {name: config[name] for name in names}
+    return {name: config[name] for name in names} | {"window": config["batch_window"]}
+
+
+def _flush_at_exit(spool: Spool) -> None:
+    """Commit what the spool still keeps in memory (samples, deletions of acked events), if it can."""
+    try:
+        spool.flush()
+    except sqlite3.Error as exc:  # a full disk: the samples are lost, the acked events are sent again
+        log.warning("could not write the spool at exit: %s", exc)
 
 
 def _loop(
@@ -206,23 +250,28 @@ def _loop(
     readings: collectors.Readings,
     spool: Spool,
     shipper: Shipper,
+    intake: Intake,
     stopper: Stopper,
     watchdog: notify.LoopWatchdog,
 ) -> bool:
     """Return True when the controller revoked `identity`; False when stopped or enrolled anew."""
     poller = zmq.Poller()
     poller.register(shipper.socket, zmq.POLLIN)
+    poller.register(intake.socket, zmq.POLLIN)
     poller.register(stopper.fd, zmq.POLLIN)
+    inventories = collectors.InventoryWatch(readings, config["inventory_interval"])
+    credentials = FolderWatch(identity_dir(Path(config["data_dir"])))
     next_inventory = next_heartbeat = next_look = time.monotonic()
     while not (stopper.requested or shipper.revoked):
         now = time.monotonic()
         if now >= next_look:
-            if not _still_enrolled(Path(config["data_dir"]), identity):
+            if not credentials.unchanged() and not _still_enrolled(Path(config["data_dir"]), identity):
                 return False
-            next_look = now + ENROLLMENT_CHECK
-        if now >= next_inventory:
-            spool.append(collectors.inventory(readings))
-            next_inventory = _next(next_inventory, config["inventory_interval"], now)
+            next_look = now + ENROLLED_CHECK
+        if now >= next_inventory:  # looked at with every heartbeat; sent when it changed, or daily
+            if (inventory := inventories.due(now)) is not None:
+                spool.append(inventory)
+            next_inventory = _next(next_inventory, config["heartbeat_interval"], now)
         if now >= next_heartbeat:
             spool.append(_heartbeat(readings, spool))
             next_heartbeat = _next(next_heartbeat, config["heartbeat_interval"], now)
@@ -233,8 +282,30 @@ def _loop(
         ready = dict(poller.poll(math.ceil(max(0.0, wake - time.monotonic()) * 1000)))
         if shipper.socket in ready:
             shipper.receive()
+        if intake.socket in ready:
+            intake.receive()
         stopper.drain()
     return shipper.revoked
+
+
+class FolderWatch:
+    """Tells whether a folder's entries changed since the last look, from one stat of the folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._seen = self._signature()
+
+    def unchanged(self) -> bool:
+        signature = self._signature()
+        unchanged, self._seen = signature == self._seen, signature
+        return unchanged
+
+    def _signature(self) -> int | None:
+        # Credentials are written through a temporary file and a rename: each changes the mtime.
+        try:
+            return self.folder.stat().st_mtime_ns
+        except OSError:
+            return None
 
 
 def _still_enrolled(data_dir: Path, identity: PanelIdentity) -> bool:

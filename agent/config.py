@@ -15,14 +15,28 @@ ENV_PREFIX = "CLASSCAST_AGENT_"
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "/var/lib/classcast/panel", "the panel's data directory, shared with the player"),
     Setting("telemetry_endpoint", "tcp://127.0.0.1:5556", "the controller's ZeroMQ telemetry endpoint"),
+    Setting(
+        "usage_endpoint",
+        "",
+        "where the player hands usage events to the agent; empty: ipc://<data_dir>/usage.sock",
+    ),
     Setting("heartbeat_interval", 60.0, "seconds between heartbeats"),
-    Setting("inventory_interval", 86400.0, "seconds between inventories (one is also sent at start)"),
+    Setting(
+        "inventory_interval",
+        86400.0,
+        "seconds between inventories; one is also sent at start and whenever the inventory changes",
+    ),
     Setting("batch_max_events", 100, f"most events in one batch (1 to {MAX_BATCH_EVENTS})"),
     Setting("batch_max_wait", 10.0, "seconds an event may wait for others to fill a batch before it is sent"),
+    Setting("batch_window", 4, "most batches sent and not yet acknowledged at a time"),
     Setting("ack_timeout", 10.0, "seconds to wait for the controller's ack before the batch is sent again"),
     Setting("retry_min", 1.0, "seconds before the first resend; doubled at each failure, with jitter"),
     Setting("retry_max", 60.0, "most seconds between two attempts to send a batch"),
-    Setting("spool_max_events", 200000, "most events kept on disk; then the oldest are dropped and counted"),
+    Setting(
+        "spool_max_bytes",
+        64 * 1024 * 1024,
+        "most bytes of events kept on disk (about 200,000 events); then the oldest are dropped and counted",
+    ),
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 
@@ -32,7 +46,8 @@ _POSITIVE = (
     "ack_timeout",
     "retry_min",
     "retry_max",
-    "spool_max_events",
+    "spool_max_bytes",
+    "batch_window",
 )
 
 

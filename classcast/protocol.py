@@ -35,3 +35,8 @@ MAX_BATCH_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = 16 * 1024
 
 # The event types and their fields are declared in classcast.events.
+
+# ZeroMQ: the panel's player (DEALER) -> its agent (ROUTER), local (docs/protocol.md, usage section).
+USAGE_PROTOCOL = b"classcast.usage/1"
+FRAME_EVENTS = b"events"  # player -> agent: [protocol, b"events", json events]; answered with FRAME_ACK
+MAX_USAGE_EVENTS = 100

@@ -29,7 +29,7 @@ def test_defaults() -> None:
     assert (config["heartbeat_interval"], config["inventory_interval"]) == (60.0, 86400.0)
     assert (config["batch_max_events"], config["batch_max_wait"], config["ack_timeout"]) == (100, 10.0, 10.0)
     assert (config["retry_min"], config["retry_max"]) == (1.0, 60.0)
-    assert config["spool_max_events"] == 200000
+    assert config["spool_max_bytes"] == 64 * 1024 * 1024 and config["batch_window"] == 4
     assert config["log_level"] == "INFO"
 
 

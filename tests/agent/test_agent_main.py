@@ -183,7 +183,7 @@ def test_new_credentials_on_disk_are_used_even_without_a_revoked_answer(
 
     paired_at = time.time()
     new = pair_again(data_dir, controller)
-    delivered = serve(controller, seconds=8, until=len)
+    delivered = serve(controller, seconds=20, until=len)  # the agent looks every ENROLLED_CHECK s
 
     assert _stop(agent) == 0
     assert delivered and delivered[0].key == new.public_key and delivered[0].answer == FRAME_ACK

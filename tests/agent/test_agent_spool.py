@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -15,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from agent.clock import Stamp
-from agent.spool import Spool
+from agent.spool import Spool, wire_form
 from classcast.events import Heartbeat, Inventory
 
 REPO = Path(__file__).resolve().parents[2]
-WHEN = Stamp(wall_time=1763884790.0, mono_time=5123.4, clock_synced=True)
+WHEN = Stamp(wall_time=1763884790.0, mono_time=5123.4, clock_synced=True, boot="0123456789abcdef")
 
 
 def test_append_stores_the_wire_form_without_empty_fields(spool: Spool) -> None:
@@ -34,6 +35,7 @@ def test_append_stores_the_wire_form_without_empty_fields(spool: Spool) -> None:
             "wall_time": 1763884790.0,
             "mono_time": 5123.4,
             "clock_synced": True,
+            "boot": "0123456789abcdef",
             "data": {"cpu_percent": 3.5, "uptime_s": 12.0},
         }
     ]
@@ -64,6 +66,7 @@ def test_reopening_keeps_events_spool_id_and_never_reuses_a_seq(panel_dir: Path)
         spool_id = spool.spool_id
         first = [spool.append(Heartbeat(load_1m=1.0)) for _ in range(3)]
         spool.delete(first[1:])  # the newest ones are gone: a plain rowid would hand out their seqs again
+        spool.flush()
 
     with Spool(panel_dir) as spool:
         assert spool.spool_id == spool_id
@@ -84,19 +87,57 @@ def test_a_new_spool_gets_a_new_random_id(tmp_path: Path) -> None:
         assert a.spool_id != b.spool_id
 
 
-def test_a_full_spool_drops_the_oldest_and_counts_them(
+def test_a_full_spool_drops_the_oldest_and_says_which(
     panel_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="agent.spool"), Spool(panel_dir, max_events=5) as spool:
-        ids = [spool.append(Heartbeat(load_1m=float(n))) for n in range(8)]
+    size = len(
+        json.dumps(wire_form(Heartbeat(load_1m=0.0), "0123456789abcdef:1", WHEN), separators=(",", ":"))
+    )
+    with (
+        caplog.at_level(logging.WARNING, logger="agent.spool"),
+        Spool(panel_dir, max_bytes=40 * size) as spool,
+    ):
+        ids = [spool.append(Heartbeat(load_1m=float(n)), WHEN) for n in range(39)]
+        spool.flush()
+        assert spool.dropped == 0
+        for n in range(39, 60):
+            ids.append(spool.append(Heartbeat(load_1m=float(n)), WHEN))
+            spool.flush()
 
-        assert spool.depth() == 5
-        assert [e["id"] for e in spool.peek(10)] == ids[3:]
-        assert spool.dropped == 3
-    assert len([r for r in caplog.records if "spool full" in r.message]) == 1  # once, not at every append
+        kept = spool.peek(100)
+        notices = [e["data"] for e in kept if e["type"] == "dropped"]
+        heartbeats = [e["id"] for e in kept if e["type"] == "heartbeat"]
+        # The oldest went, a chunk at a time, and each notice names its chunk; all the rest is kept.
+        dropped = {
+            f"{spool.spool_id}:{seq}" for n in notices for seq in range(n["first_seq"], n["last_seq"] + 1)
+        }
+        assert {n["reason"] for n in notices} == {"full"}
+        assert sum(n["count"] for n in notices) == len(dropped) == spool.dropped > 0
+        assert heartbeats == [i for i in ids if i not in dropped]
+        assert sorted(dropped, key=ids.index) == ids[: len(dropped)]
+        assert sum(len(json.dumps(e, separators=(",", ":"))) for e in kept) <= 40 * size
+    assert len([r for r in caplog.records if "spool full" in r.message]) == 1  # once, not at every flush
 
-    with Spool(panel_dir, max_events=5) as spool:
-        assert spool.dropped == 3
+    with Spool(panel_dir, max_bytes=40 * size) as spool:
+        assert spool.dropped == len(dropped)
+
+
+def test_a_failed_flush_keeps_the_events_for_the_next(spool: Spool) -> None:
+    first = spool.append(Heartbeat())
+    spool.flush()
+    kept = spool.append(Heartbeat(load_1m=1.0))
+    spool._db.execute("PRAGMA max_page_count = 1")  # the disk is full: SQLite answers SQLITE_FULL
+    filler = Heartbeat(load_1m=2.0)
+    for _ in range(200):
+        spool.append(filler)
+
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        spool.flush()
+
+    spool._db.execute("PRAGMA max_page_count = 1073741823")
+    spool.flush()
+    assert [e["id"] for e in spool.peek(2)] == [first, kept]
+    assert spool.depth() == 202
 
 
 def test_a_failed_append_leaves_nothing_behind(spool: Spool) -> None:
@@ -116,17 +157,22 @@ def test_drop_deletes_and_counts(spool: Spool) -> None:
     assert spool.drop(ids[:2]) == 2
 
     assert spool.dropped == 2
-    assert [e["id"] for e in spool.peek(10)] == ids[2:]
+    kept, notice = spool.peek(10)
+    assert kept["id"] == ids[2]
+    assert notice["type"] == "dropped"
+    assert notice["data"] == {"count": 2, "first_seq": 1, "last_seq": 2, "reason": "refused"}
 
 
 _WRITER = """
 import sys, time
 from pathlib import Path
-from agent.spool import Spool
+from agent.spool import Spool, wire_form
 from classcast.events import Heartbeat
 spool = Spool(Path(sys.argv[1]))
 for n in range(1000):
-    print(spool.append(Heartbeat(load_1m=float(n))), flush=True)
+    event_id = spool.append(Heartbeat(load_1m=float(n)))
+    spool.flush()
+    print(event_id, flush=True)
 time.sleep(30)
 """
 
@@ -147,5 +193,5 @@ def test_appended_events_survive_sigkill(panel_dir: Path) -> None:
     assert writer.returncode == -signal.SIGKILL
     with Spool(panel_dir) as spool:
         stored = {e["id"] for e in spool.peek(1000)}
-        assert set(acknowledged) <= stored  # every append that returned is on disk
+        assert set(acknowledged) <= stored  # every flush that returned is on disk
         assert spool.depth() == len(stored) >= 20
