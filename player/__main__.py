@@ -28,6 +28,8 @@ from player.desired import StateFile  # noqa: E402
 from player.devtools import DevTools  # noqa: E402
 from player.kiosk import Kiosk, serve  # noqa: E402
 from player.pairing import Pairing, forget_pending  # noqa: E402
+from player.showings import Showings  # noqa: E402
+from player.usage import UsageOutbox  # noqa: E402
 
 log = logging.getLogger("player")
 
@@ -70,6 +72,11 @@ def run(settings: dict) -> int:
         gevent.signal_handler(sig, stop.set)
     cache = ContentCache(data_dir / "cache", settings["controller_url"], settings["fetch_timeout"])
     kiosk = Kiosk(cache.get)
+    outbox = UsageOutbox(data_dir, settings["usage_endpoint"])
+    showings = Showings(outbox)
+    kiosk.on_screen = showings.changed
+    outbox.start()
+    showings.start()
     server = serve(kiosk, settings["kiosk_host"], settings["kiosk_port"])
     page_url = f"http://{settings['kiosk_host']}:{server.server_port}/"
     print(f"kiosk page: {page_url}", flush=True)
@@ -87,6 +94,8 @@ def run(settings: dict) -> int:
     if not restarting.is_set():
         notify.notify(notify.STOPPING)
     kept.kill()
+    showings.stop()
+    outbox.close()
     if watchdog is not None:
         watchdog.kill()
     server.stop(timeout=1)

@@ -27,6 +27,11 @@ SETTINGS: tuple[Setting, ...] = (
         "http://127.0.0.1:9222",
         "the kiosk browser's DevTools on loopback, for screenshots school IT asks for",
     ),
+    Setting(
+        "usage_endpoint",
+        "",
+        "where the player hands usage events to the agent; empty: ipc://<data_dir>/usage.sock",
+    ),
     Setting("reboot_command", "systemctl reboot", "the command run when school IT reboots the panel"),
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )

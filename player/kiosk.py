@@ -57,6 +57,8 @@ class Kiosk:
         self.attached = gevent.event.Event()
         self.pairing: dict[str, Any] | None = None
         self._qr: tuple[str, bytes] | None = None  # (the text it encodes, the SVG)
+        # Told what is on screen whenever that changes: the cast's message, or None for the idle look.
+        self.on_screen: Callable[[dict[str, Any] | None], None] = lambda message: None
 
     @property
     def pages(self) -> int:
@@ -70,6 +72,8 @@ class Kiosk:
 
     def clear(self) -> None:
         """Take the screen back to its idle look (the clock), and a page that attaches later too."""
+        if self.shown is not None:
+            self.on_screen(None)
         self.current = self.shown = None
         self._send("clear", {})
 
@@ -115,6 +119,8 @@ class Kiosk:
         """Take a page's report that an item (or the name card, by `id`) is on screen, or is not."""
         shown = body.get("ok") is True and isinstance(body.get("shown_at"), int | float)
         if shown and self.current is not None and body.get("cast_id") == self.current["cast_id"]:
+            if self.shown != self.current["cast_id"]:
+                self.on_screen(self.current)
             self.shown = self.current["cast_id"]
         waiters = self._waiting.pop(str(body.get("id") or body.get("cast_id")), [])
         if shown:
