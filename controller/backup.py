@@ -24,7 +24,12 @@ from typing import Any
 from controller.db import DB_FILE
 
 LOCK_FILE = "controller.lock"
-_OURS = {"panel", "user", "telemetry_event"}  # tables any ClassCast controller database has
+_OURS = {"panel", "user"}  # tables any ClassCast controller database has, with one of the telemetry ones
+# Telemetry as stored since migration 0005 (one row per batch), and before it (one row per event).
+_TELEMETRY = {
+    "telemetry_batch": "SELECT coalesce(sum(count), 0) FROM telemetry_batch",
+    "telemetry_event": "SELECT count(*) FROM telemetry_event",
+}
 
 
 class BackupError(RuntimeError):
@@ -111,14 +116,16 @@ def _checked(path: Path) -> int:
     try:
         verdict = [row[0] for row in db.execute("PRAGMA integrity_check")]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        events = db.execute("SELECT count(*) FROM telemetry_event").fetchone()[0] if _OURS <= tables else 0
+        telemetry = next((table for table in _TELEMETRY if table in tables), None)
+        ours = _OURS <= tables and telemetry is not None
+        events = db.execute(_TELEMETRY[telemetry]).fetchone()[0] if telemetry and ours else 0
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{path} cannot be read as a database: {exc}") from None
     finally:
         db.close()
     if verdict != ["ok"]:
         raise BackupError(f"{path} is damaged: {'; '.join(verdict[:5])}")
-    if not _OURS <= tables:
+    if not ours:
         raise BackupError(f"{path} is not a ClassCast controller database")
     return events
 

@@ -1,8 +1,10 @@
 """The controller's one SQLite file: its connections, its migrations and its single writer.
 
 Every write goes through `Database.write`, which runs the given function in a transaction on one
-writer greenlet, so requests, Socket.IO handlers and telemetry ingest never contend for the write
-lock. Reads use their own connection; WAL lets them go on while the writer commits.
+writer thread, so requests, Socket.IO handlers and telemetry ingest never contend for the write
+lock. A thread, not a greenlet: while it waits for the disk (a commit's fsync), every greenlet goes
+on — pages are served and telemetry is received and checked. Reads use their own connection; WAL
+lets them go on while the writer commits.
 """
 
 from __future__ import annotations
@@ -13,9 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import gevent
-import gevent.event
-import gevent.queue
+import gevent.threadpool
 import sqlite_utils
 
 from controller.migrations import migrations
@@ -38,41 +38,34 @@ def connect(path: Path) -> sqlite_utils.Database:
 
 
 class Database:
-    """The controller's database: a read connection and a single writer greenlet."""
+    """The controller's database: a read connection and a single writer thread."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._writer = connect(path)
         migrations.apply(self._writer)
         self.read = connect(path)
-        self._jobs: gevent.queue.Queue = gevent.queue.Queue()
-        self._greenlet: gevent.Greenlet | None = None
+        # One thread: jobs run one at a time, in the order they were asked for.
+        self._pool = gevent.threadpool.ThreadPool(1)
+        self._closed = False
 
     def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Return what `fn(db, *args)` returns, run in one transaction by the single writer."""
-        if self._greenlet is None or self._greenlet.dead:
-            self._greenlet = gevent.spawn(self._run)
-        done: gevent.event.AsyncResult = gevent.event.AsyncResult()
-        self._jobs.put((fn, args, done))
-        return done.get()
+        """Return what `fn(db, *args)` returns, run in one transaction by the single writer.
 
-    def _run(self) -> None:
-        while True:
-            fn, args, done = self._jobs.get()
-            try:
-                with self._writer.atomic():
-                    result = fn(self._writer, *args)
-            except BaseException as exc:  # noqa: BLE001 - handed back to the caller, who raises it
-                done.set_exception(exc)
-            else:
-                done.set(result)
+        `fn` runs on the writer thread: it must only use the database (no greenlet switches).
+        """
+        return self._pool.spawn(self._run, fn, args).get()
+
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        with self._writer.atomic():
+            return fn(self._writer, *args)
 
     @property
     def writer_alive(self) -> bool:
-        return self._greenlet is None or not self._greenlet.dead
+        return not self._closed
 
     def close(self) -> None:
-        if self._greenlet is not None:
-            self._greenlet.kill()
+        self._closed = True
+        self._pool.kill()
         self.read.close()
         self._writer.close()

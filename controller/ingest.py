@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.pool
+import msgspec
 import zmq
 import zmq.green as zmq_green
 from zmq.utils import z85
@@ -33,11 +34,13 @@ from classcast.protocol import (
 )
 from controller.db import Database
 from controller.store import incidents, lifecycle, panels, telemetry
+from controller.telemetry_schema import Batch, CheckedBatch, batch_decoder, decode_checked
 
 log = logging.getLogger(__name__)
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 CLONE_WINDOW_S = 120.0
+GROUP_MAX = 64  # most batches committed in one transaction
 
 
 class BadBatch(ValueError):
@@ -131,37 +134,69 @@ class TelemetryIngest:
         return [version, request_id, b"200", b"OK", str(panel_id).encode(), b""]
 
     def _serve_router(self, router: zmq_green.Socket) -> None:
+        # Two groups at a time: one committing on the writer thread (waiting for the disk) while the
+        # next is received and checked. Waiting for a free slot lets the next group grow.
+        groups = gevent.pool.Pool(2)
         while True:
-            frames = router.recv_multipart(copy=False)
-            try:
-                reply = self._handle(frames)
-            except Exception:
-                log.exception("telemetry: a message could not be handled")
-                continue
+            messages = [router.recv_multipart(copy=False)]
+            # Group commit: what else has arrived is stored in the same transaction, one savepoint a
+            # batch, and acked after the commit. Under load that is many batches a commit.
+            while len(messages) < GROUP_MAX:
+                try:
+                    messages.append(router.recv_multipart(zmq.NOBLOCK, copy=False))
+                except zmq.Again:
+                    break
+            groups.spawn(self._store_and_reply, router, messages)
+
+    def _store_and_reply(self, router: zmq_green.Socket, messages: list[list[zmq.Frame]]) -> None:
+        try:
+            replies = self._handle_all(messages)
+        except Exception:
+            log.exception(
+                "telemetry: %d messages could not be handled; the agents will resend", len(messages)
+            )
+            return
+        for frames, reply in zip(messages, replies, strict=True):
             if reply is not None:
                 router.send_multipart([frames[0].bytes, TELEMETRY_PROTOCOL, *reply])
 
-    def _handle(self, frames: list[zmq.Frame]) -> list[bytes] | None:
-        """Return the reply frames (kind, body) for one message from a panel."""
-        panel_id = int(frames[-1].get("User-Id"))
-        address = frames[-1].get("Peer-Address")
-        parts = [f.bytes for f in frames[1:]]
-        self._watch_for_clones(panel_id, frames[0].bytes, address)
-        try:
-            batch = parse_batch(parts)
-            result = self.db.write(_store_if_registered, panel_id, batch["events"], address)
-        except BadBatch as exc:
-            log.warning("telemetry: panel %s sent a bad message: %s", panel_id, exc)
-            if self.metrics is not None:
-                self.metrics.batch_refused()
-            body = {"seq": exc.seq, "error": exc.code, "message": str(exc)}
-            return [FRAME_ERROR, json.dumps(body).encode()]
+    def _handle_all(self, messages: list[list[zmq.Frame]]) -> list[list[bytes] | None]:
+        """Return the reply frames (kind, body) to each message, once its batch is committed."""
+        replies: list[list[bytes] | None] = [None] * len(messages)
+        batches: list[tuple[int, int, Batch | CheckedBatch, str]] = []  # (index, panel, batch, address)
+        for index, frames in enumerate(messages):
+            panel_id = int(frames[-1].get("User-Id"))
+            address = frames[-1].get("Peer-Address")
+            self._watch_for_clones(panel_id, frames[0].bytes, address)
+            try:
+                batches.append((index, panel_id, parse_batch([f.bytes for f in frames[1:]]), address))
+            except BadBatch as exc:
+                replies[index] = self._refuse(panel_id, exc)
+        if batches:
+            received_at = time.time()
+            results = self.db.write(_store_all, [(p, b, a) for _, p, b, a in batches], received_at)
+            for (index, panel_id, batch, address), result in zip(batches, results, strict=True):
+                replies[index] = self._answer(panel_id, batch, address, result, received_at)
+        return replies
+
+    def _refuse(self, panel_id: int, exc: BadBatch) -> list[bytes]:
+        log.warning("telemetry: panel %s sent a bad message: %s", panel_id, exc)
+        if self.metrics is not None:
+            self.metrics.batch_refused()
+        body = {"seq": exc.seq, "error": exc.code, "message": str(exc)}
+        return [FRAME_ERROR, json.dumps(body).encode()]
+
+    def _answer(
+        self, panel_id: int, batch: Batch | CheckedBatch, address: str, result: Any, received_at: float
+    ) -> list[bytes] | None:
         if result is None:  # revoked after its handshake: the connection lives on, nothing it sends counts
-            return self._refuse_revoked(panel_id, address, batch["seq"])
+            return self._refuse_revoked(panel_id, address, batch.seq)
+        if isinstance(result, Exception):  # this batch's savepoint was rolled back: no ack, it is resent
+            return None
         self.batches += 1
         if self.metrics is not None:
-            self.metrics.batch_acked(panel_id, batch["events"], result, time.time())
-        return [FRAME_ACK, json.dumps({"seq": batch["seq"], **asdict(result)}).encode()]
+            self.metrics.batch_acked(panel_id, result, received_at)
+        return [FRAME_ACK, json.dumps(result.ack(batch.seq)).encode()]
 
     def _refuse_revoked(self, panel_id: int, address: str, seq: int) -> list[bytes]:
         """Refuse a batch of a panel revoked after its handshake (counted by _store_if_registered)."""
@@ -194,36 +229,68 @@ class TelemetryIngest:
             self.db.write(incidents.flag_clone, panel_id, "telemetry", addresses, self.channels)
 
 
+def _store_all(
+    db: Database, batches: list[tuple[int, Batch | CheckedBatch, str]], received_at: float
+) -> list[telemetry.BatchResult | Exception | None]:
+    """Store each batch in a savepoint of its own; a batch that fails is rolled back alone."""
+    results: list[telemetry.BatchResult | Exception | None] = []
+    for panel_id, batch, address in batches:
+        try:
+            db.execute("SAVEPOINT batch")
+            results.append(_store_if_registered(db, panel_id, batch, address, received_at))
+            db.execute("RELEASE batch")
+        except Exception as exc:
+            log.exception("telemetry: batch %s of panel %s could not be stored", batch.seq, panel_id)
+            db.execute("ROLLBACK TO batch")
+            db.execute("RELEASE batch")
+            results.append(exc)
+    return results
+
+
 def _store_if_registered(
-    db: Database, panel_id: int, events: list[Any], address: str
+    db: Database, panel_id: int, batch: Batch | CheckedBatch, address: str, received_at: float
 ) -> telemetry.BatchResult | None:
     """Store the batch, or count it refused (None) if the panel is no longer active.
 
     Checked inside the write, so no batch is stored after a revocation has committed.
     """
-    row = db.execute("SELECT state FROM panel WHERE id = ?", [panel_id]).fetchone()
+    row = db.conn.execute(
+        "SELECT p.state, s.timezone, p.health_at FROM panel AS p JOIN school AS s ON s.id = p.school_id"
+        " WHERE p.id = ?",
+        [panel_id],
+    ).fetchone()
     if row is None or row[0] != "active":
         lifecycle.record_refused_panel(db, panel_id, "telemetry", address)
         return None
-    return telemetry.store_batch(db, panel_id, events)
+    return telemetry.store_batch(db, telemetry.Receiver(panel_id, row[1], row[2]), batch, received_at)
 
 
-def parse_batch(parts: list[bytes]) -> dict[str, Any]:
+def parse_batch(parts: list[bytes]) -> Batch | CheckedBatch:
     """Return the batch carried by a message's frames (after the ROUTER's identity), or raise BadBatch."""
     if len(parts) != 3 or parts[1] != FRAME_BATCH:
         raise BadBatch("bad_frame", f"expected [{TELEMETRY_PROTOCOL.decode()}, batch, body]")
     if parts[0] != TELEMETRY_PROTOCOL:
         raise BadBatch("unsupported_version", f"protocol {parts[0][:40]!r} is not spoken here")
+    checked = decode_checked(parts[2])
+    if checked is not None and 0 < len(checked.events) <= MAX_BATCH_EVENTS:
+        return checked
     try:
-        batch = json.loads(parts[2])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadBatch("bad_batch", f"not JSON: {exc}") from None
-    if not isinstance(batch, dict):
-        raise BadBatch("bad_batch", "a batch must be an object")
-    seq = batch.get("seq") if isinstance(batch.get("seq"), int) else None
-    events = batch.get("events")
-    if seq is None or not isinstance(events, list) or not events:
-        raise BadBatch("bad_batch", "seq must be an integer and events a non-empty list", seq)
-    if len(events) > MAX_BATCH_EVENTS:
-        raise BadBatch("too_large", f"over {MAX_BATCH_EVENTS} events", seq)
+        batch = batch_decoder.decode(parts[2])
+    except msgspec.DecodeError as exc:  # ValidationError included: not JSON, or not a batch
+        seq = _seq_of(parts[2])
+        raise BadBatch("bad_batch", f"not a batch: {str(exc)[:160]}", seq) from None
+    if not batch.events:
+        raise BadBatch("bad_batch", "events must be a non-empty list", batch.seq)
+    if len(batch.events) > MAX_BATCH_EVENTS:
+        raise BadBatch("too_large", f"over {MAX_BATCH_EVENTS} events", batch.seq)
     return batch
+
+
+def _seq_of(body: bytes) -> int | None:
+    """Return the seq of a batch that failed to parse, if it has a readable one (to echo in the error)."""
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None
+    seq = value.get("seq") if isinstance(value, dict) else None
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else None

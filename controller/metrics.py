@@ -9,7 +9,7 @@ Per-panel detail stays in the database and the UI; here are sums and maxima.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,7 +65,7 @@ class Metrics:
         )
         self.ingest_lag = Histogram(
             "classcast_ingest_lag_seconds",
-            "From an event's making on a panel (clock-synced panels only) to its commit here",
+            "From the making of a batch's newest clock-synced event on a panel to the batch's commit here",
             buckets=_LAG_BUCKETS,
             registry=r,
         )
@@ -116,25 +116,16 @@ class Metrics:
     def batch_refused(self) -> None:
         self.ingest_batches.labels("refused").inc()
 
-    def batch_acked(self, panel_id: int, events: Iterable[Any], result: Any, now: float) -> None:
-        """Count an acked batch: its events by outcome, their lag, and the spool its heartbeats report."""
+    def batch_acked(self, panel_id: int, result: Any, now: float) -> None:
+        """Count an acked batch: its events by outcome, its lag, and the spool its heartbeats report."""
         self.ingest_batches.labels("acked").inc()
         self.ingest_events.labels("stored").inc(result.stored)
         self.ingest_events.labels("duplicate").inc(result.duplicates)
         self.ingest_events.labels("rejected").inc(len(result.rejected))
-        latest: dict[str, Any] | None = None
-        for event in events:
-            if not isinstance(event, dict) or not _number(event.get("wall_time")):
-                continue
-            if event.get("clock_synced") is True:
-                self.ingest_lag.observe(max(0.0, now - event["wall_time"]))
-            if event.get("type") == "heartbeat" and isinstance(event.get("data"), dict):
-                latest = event  # a batch is in spool order: the last heartbeat is the newest
-        if latest is not None:
-            data = latest["data"]
-            self.spool.report(
-                panel_id, latest["wall_time"], data.get("spool_events"), data.get("spool_dropped")
-            )
+        if result.newest_synced is not None:
+            self.ingest_lag.observe(max(0.0, now - result.newest_synced))
+        if result.spool is not None:
+            self.spool.report(panel_id, *result.spool)
 
 
 def _number(value: Any) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
@@ -205,3 +207,112 @@ _SCHEMA_0004 = (
         sent_at REAL, last_error TEXT)""",
     "CREATE INDEX notification_outbox_due ON notification_outbox(sent_at, next_attempt_at)",
 )
+
+
+@migrations(name="0005_telemetry_batches_rollups")
+def _m0005(db: sqlite_utils.Database) -> None:
+    for statement in _SCHEMA_0005:
+        db.execute(statement)
+    _move_events_into_batches(db)
+    db.execute("DROP TABLE telemetry_event")
+    db.execute(_TELEMETRY_EVENT_VIEW)
+
+
+_SCHEMA_0005 = (
+    # One agent spool of one panel: event ids are "<spool_id>:<seq>".
+    """CREATE TABLE telemetry_stream (
+        id INTEGER PRIMARY KEY, panel_id INTEGER NOT NULL REFERENCES panel(id), spool_id TEXT NOT NULL,
+        UNIQUE (panel_id, spool_id))""",
+    # The sequence numbers of a stream the controller holds (stored, or dropped by the panel), as
+    # merged ranges: usually one row per stream, however many events. Never pruned: exactly once
+    # holds for ever.
+    """CREATE TABLE telemetry_held (
+        stream_id INTEGER NOT NULL REFERENCES telemetry_stream(id), first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL, PRIMARY KEY (stream_id, first_seq)) WITHOUT ROWID""",
+    # The stored events, one row per batch: a region's panels send millions a day, and a row per
+    # event would cost more than everything else ingest does. `events` is a JSON array.
+    """CREATE TABLE telemetry_batch (
+        id INTEGER PRIMARY KEY, panel_id INTEGER NOT NULL REFERENCES panel(id),
+        received_at REAL NOT NULL, first_time REAL NOT NULL, last_time REAL NOT NULL,
+        count INTEGER NOT NULL, events TEXT NOT NULL)""",
+    "CREATE INDEX telemetry_batch_by_panel ON telemetry_batch(panel_id, last_time)",
+    # Wall time less monotonic time of each boot of a panel, learned from its batches: corrects the
+    # times of events stamped before the clock was synchronised.
+    """CREATE TABLE telemetry_boot (
+        panel_id INTEGER NOT NULL REFERENCES panel(id), boot TEXT NOT NULL, offset REAL NOT NULL,
+        synced INTEGER NOT NULL, PRIMARY KEY (panel_id, boot)) WITHOUT ROWID""",
+    # Daily figures per panel, on the school's calendar (its time zone), kept by ingest.
+    """CREATE TABLE panel_day (
+        panel_id INTEGER NOT NULL REFERENCES panel(id), day TEXT NOT NULL,
+        heartbeats INTEGER NOT NULL DEFAULT 0, screen_on_s REAL NOT NULL DEFAULT 0,
+        in_use_s REAL NOT NULL DEFAULT 0, lessons INTEGER NOT NULL DEFAULT 0,
+        casts INTEGER NOT NULL DEFAULT 0, cast_s REAL NOT NULL DEFAULT 0,
+        library_s REAL NOT NULL DEFAULT 0, max_temperature_c REAL,
+        dropped_events INTEGER NOT NULL DEFAULT 0, recoveries INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (panel_id, day)) WITHOUT ROWID""",
+    "CREATE INDEX panel_day_by_day ON panel_day(day)",
+    # Screen-on and in-use seconds split at the school's hour boundaries.
+    """CREATE TABLE panel_hour (
+        panel_id INTEGER NOT NULL REFERENCES panel(id), day TEXT NOT NULL, hour INTEGER NOT NULL,
+        screen_on_s REAL NOT NULL DEFAULT 0, in_use_s REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (panel_id, day, hour)) WITHOUT ROWID""",
+)
+
+# The events one by one, for reading and for tests; ingest writes batches.
+_TELEMETRY_EVENT_VIEW = """CREATE VIEW telemetry_event AS
+    SELECT b.panel_id AS panel_id, json_extract(e.value, '$.id') AS event_id,
+        json_extract(e.value, '$.type') AS type,
+        coalesce(json_extract(e.value, '$.time'), json_extract(e.value, '$.wall_time')) AS wall_time,
+        json_extract(e.value, '$.wall_time') AS panel_wall_time, b.received_at AS received_at,
+        json_extract(e.value, '$.clock_synced') AS clock_synced, json_extract(e.value, '$.data') AS data
+    FROM telemetry_batch AS b, json_each(b.events) AS e"""
+
+
+def _move_events_into_batches(db: sqlite_utils.Database) -> None:
+    """Move the events stored one per row into batch rows of up to 100, and mark their ids held."""
+    panels = [row[0] for row in db.execute("SELECT DISTINCT panel_id FROM telemetry_event")]
+    for panel_id in panels:
+        rows = db.execute(
+            "SELECT event_id, type, wall_time, received_at, clock_synced, data FROM telemetry_event"
+            " WHERE panel_id = ? ORDER BY wall_time",
+            [panel_id],
+        ).fetchall()
+        for start in range(0, len(rows), 100):
+            chunk = rows[start : start + 100]
+            events = [
+                {
+                    "id": r[0],
+                    "type": r[1],
+                    "wall_time": r[2],
+                    "mono_time": 0.0,
+                    "clock_synced": bool(r[4]),
+                    "data": json.loads(r[5]),
+                }
+                for r in chunk
+            ]
+            db.execute(
+                "INSERT INTO telemetry_batch (panel_id, received_at, first_time, last_time, count, events)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    panel_id,
+                    max(r[3] for r in chunk),
+                    chunk[0][2],
+                    chunk[-1][2],
+                    len(chunk),
+                    json.dumps(events),
+                ],
+            )
+        for event_id, *_ in rows:
+            spool_id, _, seq = event_id.rpartition(":")
+            if spool_id and seq.isdigit():
+                db.execute(
+                    "INSERT OR IGNORE INTO telemetry_stream (panel_id, spool_id) VALUES (?, ?)",
+                    [panel_id, spool_id],
+                )
+                stream = db.execute(
+                    "SELECT id FROM telemetry_stream WHERE panel_id = ? AND spool_id = ?",
+                    [panel_id, spool_id],
+                ).fetchone()[0]
+                db.execute(
+                    "INSERT OR IGNORE INTO telemetry_held VALUES (?, ?, ?)", [stream, int(seq), int(seq)]
+                )

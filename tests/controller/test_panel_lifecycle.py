@@ -212,7 +212,7 @@ def test_a_panel_moves_within_the_school_but_not_into_another(
 def test_a_new_device_replaces_a_panel_and_the_history_stays(
     app: Flask, svc: Services, world: World, tmp_path: Path
 ) -> None:
-    svc.db.write(telemetry.store_batch, world.panel_a, [event(1)])
+    svc.db.write(telemetry.store_events, world.panel_a, [event(1)])
     staff, headers = _staff(app, svc, world)
     device = Panel(app.test_client(), tmp_path / "new-device")
     asked = device.ask()
@@ -243,9 +243,9 @@ def test_heartbeats_keep_the_panels_health_on_its_row(svc: Services, world: Worl
         undervoltage_since_boot=True,
         display_connected=True,
     )
-    svc.db.write(telemetry.store_batch, world.panel_a, [fresh])
+    svc.db.write(telemetry.store_events, world.panel_a, [fresh])
     stale = heartbeat(2, now - 3600, temperature_c=40.0)  # replayed from a spool after an outage
-    svc.db.write(telemetry.store_batch, world.panel_a, [stale])
+    svc.db.write(telemetry.store_events, world.panel_a, [stale])
 
     row = svc.db.read["panel"].get(world.panel_a)
     assert row["temperature_c"] == 61.5 and row["disk_free_bytes"] == 5_000_000_000
