@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,6 +140,7 @@ class Shipper:
             self._handle(frames)
 
     def close(self) -> None:
+        self.spool.sending_through = 0  # nothing of this shipper's is in flight any more
         self.socket.close(linger=0)
 
     def _due_at(self) -> float | None:
@@ -264,7 +266,12 @@ class Shipper:
         if batch is None:
             log.debug("ignored the error of stale batch %r", seq)
             return
-        count = self.spool.drop(batch.ids)
+        try:
+            count = self.spool.drop(batch.ids)
+        except sqlite3.OperationalError as exc:  # a full disk: keep it in flight; its resend is refused again
+            log.warning("cannot drop the refused batch %d yet: %s", batch.seq, exc)
+            self._flight.insert(0, batch)
+            return
         log.error(
             "the controller refused batch %d (%s: %s); dropped its %d events, %d dropped in all",
             batch.seq,
@@ -279,6 +286,7 @@ class Shipper:
         # Neither dropped nor settled: the events are good, and go with the panel's next credentials.
         self.revoked = True
         self._flight, self._retry_at = [], None
+        self.spool.sending_through = 0
         log.error(
             "the controller revoked this panel's credentials (%s); stopped sending, %d events kept in the"
             " spool until the panel is paired again",

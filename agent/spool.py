@@ -16,12 +16,13 @@ import json
 import logging
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from agent.clock import Stamp, stamp
+from classcast import durable
 from classcast.events import Dropped
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,7 @@ class Spool:
         self.path = data_dir / "spool.sqlite"
         self.max_bytes = max_bytes
         data_dir.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are begun and committed here, explicitly.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        # Small pages for a new file: a commit writes whole pages, and the SD card wears by the byte.
-        self._db.execute("PRAGMA page_size=1024")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA cache_size=-256")  # KiB: the agent's memory budget is ~25 MB in all
+        self._db = durable.connect(self.path)
         with self._transaction():
             self._create()
         self.spool_id = self._meta("spool_id")
@@ -61,6 +56,9 @@ class Spool:
         self._kept: list[tuple[int, str, float]] = []  # appended, not yet committed: (seq, body, mono_time)
         self._settled: set[int] = set()  # acked, not yet deleted
         self._meta_kept: dict[str, str] = {}  # given to a flush that failed: committed with the next
+        # Events up to this sequence number were peeked to be sent: never dropped while in flight,
+        # or the controller would store events also counted as dropped.
+        self.sending_through = 0
         self._full = False
 
     def _create(self) -> None:
@@ -107,12 +105,21 @@ class Spool:
             log.info("spool below its cap again; %d dropped in all", self.dropped)
 
     def peek(self, limit: int, after_seq: int = 0) -> list[dict[str, Any]]:
-        """Return up to `limit` of the oldest committed events after `after_seq`, flushing first."""
-        self.flush()
+        """Return up to `limit` of the oldest committed events after `after_seq`, to be sent.
+
+        Flushes first. If the flush fails (a full disk), what is already committed is still returned:
+        the uncommitted events wait in memory for a flush that succeeds.
+        """
+        try:
+            self.flush()
+        except sqlite3.OperationalError as exc:
+            log.warning("cannot write the spool (%s); sending what is already on disk", exc)
         rows = self._db.execute(
-            "SELECT body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
-        )
-        return [json.loads(body) for (body,) in rows]
+            "SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        ).fetchall()
+        if rows:
+            self.sending_through = max(self.sending_through, rows[-1][0])
+        return [json.loads(body) for _, body in rows]
 
     def oldest_mono_time(self, after_seq: int = 0) -> float | None:
         """Return the monotonic time of the oldest event after `after_seq`, committed or not; None if none."""
@@ -194,19 +201,38 @@ class Spool:
         return count, size
 
     def _drop_oldest(self, count: int, size: int) -> tuple[int, int]:
-        """Drop the oldest events until the spool is a chunk below its cap; return the new (count, bytes)."""
+        """Drop the oldest events until the spool is a chunk below its cap; return the new (count, bytes).
+
+        Neither events in flight nor earlier `dropped` notices are dropped: a notice per run of
+        consecutive events dropped names exactly those, so the controller may hold that range.
+        """
         target = size - int(self.max_bytes * (1 - _DROP_CHUNK))
-        seqs: list[int] = []
-        freed = 0
-        for seq, length in self._db.execute("SELECT seq, length(body) FROM events ORDER BY seq"):
+        runs: list[list[int]] = []
+        freed, follows = 0, False  # follows: this row continues the last run
+        rows = self._db.execute(
+            'SELECT seq, length(body), instr(body, \'"type":"dropped"\') > 0 FROM events'
+            " WHERE seq > ? ORDER BY seq",
+            (self.sending_through,),
+        )
+        for seq, length, notice in rows:
             if freed >= target:
                 break
-            seqs.append(seq)
-            freed += length
-        dropped, freed = self._delete_seqs(seqs)
+            if notice:
+                follows = False
+                continue
+            if follows:
+                runs[-1].append(seq)
+            else:
+                runs.append([seq])
+            follows, freed = True, freed + length
+        dropped = 0
+        for run in runs:
+            run_count, run_bytes = self._delete_seqs(run)
+            notice = self._insert_now(
+                Dropped(count=run_count, first_seq=run[0], last_seq=run[-1], reason="full")
+            )
+            dropped, count, size = dropped + run_count, count - run_count + 1, size - run_bytes + notice
         self._add_dropped(dropped)
-        # The notice goes in the same transaction: a drop is never committed without it.
-        notice = self._insert_now(Dropped(count=dropped, first_seq=seqs[0], last_seq=seqs[-1], reason="full"))
         if not self._full:  # logged once per episode, not at every flush while the controller is away
             self._full = True
             log.warning(
@@ -215,7 +241,7 @@ class Spool:
                 dropped,
                 self.dropped,
             )
-        return count - dropped + 1, size - freed + notice
+        return count, size
 
     def _insert_now(self, event: Any) -> int:
         """Insert `event` inside the current transaction; return its size in bytes."""
@@ -232,16 +258,8 @@ class Spool:
     def _meta(self, key: str) -> str:
         return self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._db.execute("COMMIT")
-        except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
-            raise
+    def _transaction(self) -> contextlib.AbstractContextManager[None]:
+        return durable.transaction(self._db)
 
 
 def wire_form(event: Any, event_id: str, when: Stamp) -> dict[str, Any]:

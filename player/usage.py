@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import random
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -37,6 +36,7 @@ import zmq.green as zmq
 
 from agent.clock import Stamp, stamp
 from agent.intake import usage_endpoint
+from classcast import durable
 from classcast.events import USAGE_TYPES
 from classcast.protocol import FRAME_ACK, FRAME_EVENTS, MAX_USAGE_EVENTS, USAGE_PROTOCOL
 
@@ -72,9 +72,7 @@ class UsageOutbox:
         self.ack_timeout, self.retry_min, self.retry_max = ack_timeout, retry_min, retry_max
         data_dir.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are begun and committed here, explicitly.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
+        self._db = durable.connect(self.path)
         with self._transaction():
             self._create()
         self.outbox_id = self._meta("outbox_id")
@@ -244,13 +242,10 @@ class UsageOutbox:
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield
-            self._db.execute("COMMIT")
+            with durable.transaction(self._db):
+                yield
         except BaseException:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
             self._depth = self._count()  # it was counted for changes that did not happen
             raise
 

@@ -195,3 +195,37 @@ def test_appended_events_survive_sigkill(panel_dir: Path) -> None:
         stored = {e["id"] for e in spool.peek(1000)}
         assert set(acknowledged) <= stored  # every flush that returned is on disk
         assert spool.depth() == len(stored) >= 20
+
+
+def test_a_full_spool_keeps_events_in_flight_and_earlier_notices(panel_dir: Path) -> None:
+    size = len(
+        json.dumps(wire_form(Heartbeat(load_1m=0.0), "0123456789abcdef:1", WHEN), separators=(",", ":"))
+    )
+    with Spool(panel_dir, max_bytes=40 * size) as spool:
+        ids = [spool.append(Heartbeat(load_1m=float(n)), WHEN) for n in range(10)]
+        in_flight = [e["id"] for e in spool.peek(5)]  # taken by the shipper, not acked yet
+        for n in range(10, 120):
+            ids.append(spool.append(Heartbeat(load_1m=float(n)), WHEN))
+            spool.flush()
+
+        kept = spool.peek(1000)
+        notices = [e for e in kept if e["type"] == "dropped"]
+        assert len(notices) > 1  # several episodes: the earlier notices were not dropped by the later
+        assert [e["id"] for e in kept[:5]] == in_flight == ids[:5]
+        dropped = {seq for n in notices for seq in range(n["data"]["first_seq"], n["data"]["last_seq"] + 1)}
+        assert not dropped & {int(i.split(":")[1]) for i in in_flight}
+        # Each notice names exactly the events it dropped: none of them is still in the spool.
+        assert not dropped & {int(e["id"].split(":")[1]) for e in kept}
+        assert sum(n["data"]["count"] for n in notices) == spool.dropped == len(dropped)
+
+
+def test_peek_on_a_full_disk_sends_what_is_committed(spool: Spool) -> None:
+    first = spool.append(Heartbeat())
+    spool.flush()
+    spool.append(Heartbeat(load_1m=1.0))
+    spool._db.execute("PRAGMA max_page_count = 1")  # the disk is full: SQLite answers SQLITE_FULL
+    for _ in range(200):
+        spool.append(Heartbeat(load_1m=2.0))
+
+    assert [e["id"] for e in spool.peek(10)] == [first]
+    assert spool.depth() == 202  # the rest is kept in memory for a flush that succeeds

@@ -96,13 +96,16 @@ def read_line(proc: Proc, prefix: str, timeout: float = 20) -> str:
     raise AssertionError(f"{proc.name} never printed {prefix!r}; its log:\n{proc.log_text()}")
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
+def wait_for(
+    check: Callable[[], Any], timeout: float, what: str, sleep: Callable[[float], Any] = time.sleep
+) -> Any:
+    """Return check()'s first true value; `sleep` is gevent.sleep where greenlets must run meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
-        time.sleep(0.1)
+        sleep(0.1)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
