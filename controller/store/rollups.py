@@ -158,10 +158,9 @@ def _add_heartbeats(figures: Figures, events: list[Any]) -> list[Any]:
     for day, count in counted.items():
         figures_of_day = figures.of_day(day)
         figures_of_day["heartbeats"] = (figures_of_day["heartbeats"] or 0) + count
-        if day in hottest:
-            figures_of_day["max_temperature_c"] = max(
-                figures_of_day["max_temperature_c"] or hottest[day], hottest[day]
-            )
+        known = figures_of_day["max_temperature_c"]
+        if day in hottest and (known is None or hottest[day] > known):
+            figures_of_day["max_temperature_c"] = hottest[day]
     return others
 
 
