@@ -5,6 +5,10 @@ writer thread, so requests, Socket.IO handlers and telemetry ingest never conten
 lock. A thread, not a greenlet: while it waits for the disk (a commit's fsync), every greenlet goes
 on — pages are served and telemetry is received and checked. Reads use their own connection; WAL
 lets them go on while the writer commits.
+
+Checkpoints (copying the WAL into the file, with fsyncs of their own) run on a thread of their own
+every second, so a commit waits only for its WAL to reach the disk. The writer checkpoints itself
+only if the WAL outgrows WAL_BACKSTOP_PAGES, should that thread fall behind.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from controller.migrations import migrations
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+CHECKPOINT_EVERY_S = 1.0
+WAL_BACKSTOP_PAGES = 16384  # 64 MiB of 4 KiB pages; SQLite's default, 1,000, would checkpoint in a commit
 DB_FILE = "classcast.sqlite"  # the database's name in the data folder (backups and restores find it so)
 
 
@@ -44,21 +50,43 @@ class Database:
         self.path = path
         self._writer = connect(path)
         migrations.apply(self._writer)
+        self._writer.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
         self.read = connect(path)
         # One thread: jobs run one at a time, in the order they were asked for.
         self._pool = gevent.threadpool.ThreadPool(1)
         self._closed = False
+        self._writes = 0
+        self._checkpoints = connect(path)
+        self._checkpoint_pool = gevent.threadpool.ThreadPool(1)
+        self._checkpointer = gevent.spawn(self._checkpoint_now_and_then)
 
     def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Return what `fn(db, *args)` returns, run in one transaction by the single writer.
 
         `fn` runs on the writer thread: it must only use the database (no greenlet switches).
         """
+        self._writes += 1
         return self._pool.spawn(self._run, fn, args).get()
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self._writer.atomic():
             return fn(self._writer, *args)
+
+    def _checkpoint_now_and_then(self) -> None:
+        checkpointed = 0
+        while True:
+            gevent.sleep(CHECKPOINT_EVERY_S)
+            if self._writes == checkpointed:
+                continue
+            checkpointed = self._writes
+            try:
+                # PASSIVE: copies what it can without waiting for, or holding up, the writer or readers.
+                self._checkpoint_pool.spawn(self._checkpoint).get()
+            except sqlite3.Error:
+                log.exception("database: a checkpoint failed; the next one will try again")
+
+    def _checkpoint(self) -> None:
+        self._checkpoints.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     @property
     def writer_alive(self) -> bool:
@@ -66,6 +94,9 @@ class Database:
 
     def close(self) -> None:
         self._closed = True
+        self._checkpointer.kill()
+        self._checkpoint_pool.kill()
         self._pool.kill()
+        self._checkpoints.close()
         self.read.close()
         self._writer.close()

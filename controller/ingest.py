@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from classcast.protocol import (
 )
 from controller.db import Database
 from controller.store import incidents, lifecycle, panels, telemetry
-from controller.telemetry_schema import Batch, CheckedBatch, batch_decoder, decode_checked
+from controller.telemetry_schema import Batch, CheckedBatch, batch_decoder, decode_checked, wire_events
 
 log = logging.getLogger(__name__)
 
@@ -162,22 +163,23 @@ class TelemetryIngest:
 
     def _handle_all(self, messages: list[list[zmq.Frame]]) -> list[list[bytes] | None]:
         """Return the reply frames (kind, body) to each message, once its batch is committed."""
-        replies: list[list[bytes] | None] = [None] * len(messages)
-        batches: list[tuple[int, int, Batch | CheckedBatch, str]] = []  # (index, panel, batch, address)
-        for index, frames in enumerate(messages):
+        arrivals: list[Arrival] = []
+        for frames in messages:
             panel_id = int(frames[-1].get("User-Id"))
             address = frames[-1].get("Peer-Address")
             self._watch_for_clones(panel_id, frames[0].bytes, address)
-            try:
-                batches.append((index, panel_id, parse_batch([f.bytes for f in frames[1:]]), address))
-            except BadBatch as exc:
-                replies[index] = self._refuse(panel_id, exc)
-        if batches:
-            received_at = time.time()
-            results = self.db.write(_store_all, [(p, b, a) for _, p, b, a in batches], received_at)
-            for (index, panel_id, batch, address), result in zip(batches, results, strict=True):
-                replies[index] = self._answer(panel_id, batch, address, result, received_at)
-        return replies
+            parts = [frames[1].bytes, frames[2].bytes, frames[3].buffer] if len(frames) == 4 else []
+            arrivals.append(Arrival(panel_id, address, parts or [f.bytes for f in frames[1:]]))
+        received_at = time.time()
+        # Checked on the writer thread too: one thread doing a group's Python work goes faster than
+        # two taking the GIL from each other at every SQLite call.
+        outcomes = self.db.write(_check_and_store_all, arrivals, received_at)
+        return [
+            self._refuse(arrival.panel_id, outcome)
+            if isinstance(outcome, BadBatch)
+            else self._answer(arrival.panel_id, arrival.batch, arrival.address, outcome, received_at)
+            for arrival, outcome in zip(arrivals, outcomes, strict=True)
+        ]
 
     def _refuse(self, panel_id: int, exc: BadBatch) -> list[bytes]:
         log.warning("telemetry: panel %s sent a bad message: %s", panel_id, exc)
@@ -187,8 +189,9 @@ class TelemetryIngest:
         return [FRAME_ERROR, json.dumps(body).encode()]
 
     def _answer(
-        self, panel_id: int, batch: Batch | CheckedBatch, address: str, result: Any, received_at: float
+        self, panel_id: int, batch: Batch | CheckedBatch | None, address: str, result: Any, received_at: float
     ) -> list[bytes] | None:
+        assert batch is not None  # a batch that was not parsed has a BadBatch outcome
         if result is None:  # revoked after its handshake: the connection lives on, nothing it sends counts
             return self._refuse_revoked(panel_id, address, batch.seq)
         if isinstance(result, Exception):  # this batch's savepoint was rolled back: no ack, it is resent
@@ -229,43 +232,107 @@ class TelemetryIngest:
             self.db.write(incidents.flag_clone, panel_id, "telemetry", addresses, self.channels)
 
 
+@dataclass
+class Arrival:
+    """A message from a panel: who sent it (from the handshake) and its frames; then its batch."""
+
+    panel_id: int
+    address: str
+    parts: list[Any]  # the frames after the ROUTER's identity (the body as a buffer)
+    batch: Batch | CheckedBatch | None = None
+    wire_events: str | None = None  # a checked batch's events as sent (telemetry_schema.wire_events)
+
+
+def _check_and_store_all(
+    db: Database, arrivals: list[Arrival], received_at: float
+) -> list[telemetry.BatchResult | BadBatch | Exception | None]:
+    """Parse each arrival's batch and store the good ones; return the outcome of each, in order."""
+    outcomes: list[telemetry.BatchResult | BadBatch | Exception | None] = []
+    good: list[Arrival] = []
+    for arrival in arrivals:
+        try:
+            arrival.batch = parse_batch(arrival.parts)
+        except BadBatch as exc:
+            outcomes.append(exc)
+            continue
+        if isinstance(arrival.batch, CheckedBatch):
+            arrival.wire_events = wire_events(arrival.parts[2])
+        outcomes.append(None)
+        good.append(arrival)
+    results = iter(_store_all(db, good, received_at))
+    return [outcome if isinstance(outcome, BadBatch) else next(results) for outcome in outcomes]
+
+
 def _store_all(
-    db: Database, batches: list[tuple[int, Batch | CheckedBatch, str]], received_at: float
+    db: Database, arrivals: list[Arrival], received_at: float
 ) -> list[telemetry.BatchResult | Exception | None]:
-    """Store each batch in a savepoint of its own; a batch that fails is rolled back alone."""
+    """Store the batches of a group; a batch that fails is rolled back alone.
+
+    The usual group has no failing batch: it is stored in one savepoint. If one fails, the group is
+    rolled back and stored again with a savepoint a batch.
+    """
+    if not arrivals:
+        return []
+    db.execute("SAVEPOINT group_")
+    try:
+        receivers: dict[int, telemetry.Receiver | None] = {}
+        results: list[telemetry.BatchResult | Exception | None] = [
+            _store_if_registered(db, receivers, arrival, received_at) for arrival in arrivals
+        ]
+    except Exception:
+        db.execute("ROLLBACK TO group_")
+        results = _store_each(db, arrivals, received_at)
+    db.execute("RELEASE group_")
+    return results
+
+
+def _store_each(
+    db: Database, arrivals: list[Arrival], received_at: float
+) -> list[telemetry.BatchResult | Exception | None]:
+    """Store each batch in a savepoint of its own, so that one that fails is rolled back alone."""
+    receivers: dict[int, telemetry.Receiver | None] = {}
     results: list[telemetry.BatchResult | Exception | None] = []
-    for panel_id, batch, address in batches:
+    for arrival in arrivals:
         try:
             db.execute("SAVEPOINT batch")
-            results.append(_store_if_registered(db, panel_id, batch, address, received_at))
+            results.append(_store_if_registered(db, receivers, arrival, received_at))
             db.execute("RELEASE batch")
         except Exception as exc:
-            log.exception("telemetry: batch %s of panel %s could not be stored", batch.seq, panel_id)
+            seq = arrival.batch.seq if arrival.batch is not None else None
+            log.exception("telemetry: batch %s of panel %s could not be stored", seq, arrival.panel_id)
             db.execute("ROLLBACK TO batch")
             db.execute("RELEASE batch")
+            receivers.pop(arrival.panel_id, None)  # its health_at may be the rolled-back batch's
             results.append(exc)
     return results
 
 
 def _store_if_registered(
-    db: Database, panel_id: int, batch: Batch | CheckedBatch, address: str, received_at: float
+    db: Database, receivers: dict[int, telemetry.Receiver | None], arrival: Arrival, received_at: float
 ) -> telemetry.BatchResult | None:
     """Store the batch, or count it refused (None) if the panel is no longer active.
 
-    Checked inside the write, so no batch is stored after a revocation has committed.
+    Checked inside the write, so no batch is stored after a revocation has committed. `receivers`
+    keeps what was read of each panel for its other batches in the same write.
     """
-    row = db.conn.execute(
-        "SELECT p.state, s.timezone, p.health_at FROM panel AS p JOIN school AS s ON s.id = p.school_id"
-        " WHERE p.id = ?",
-        [panel_id],
-    ).fetchone()
-    if row is None or row[0] != "active":
-        lifecycle.record_refused_panel(db, panel_id, "telemetry", address)
+    panel_id = arrival.panel_id
+    assert arrival.batch is not None  # parsed before it is stored
+    if panel_id not in receivers:
+        row = db.conn.execute(
+            "SELECT p.state, s.timezone, p.health_at FROM panel AS p"
+            " JOIN school AS s ON s.id = p.school_id WHERE p.id = ?",
+            [panel_id],
+        ).fetchone()
+        active = row is not None and row[0] == "active"
+        receivers[panel_id] = telemetry.Receiver(panel_id, row[1], row[2]) if active else None
+    receiver = receivers[panel_id]
+    if receiver is None:
+        lifecycle.record_refused_panel(db, panel_id, "telemetry", arrival.address)
         return None
-    return telemetry.store_batch(db, telemetry.Receiver(panel_id, row[1], row[2]), batch, received_at)
+    return telemetry.store_batch(db, receiver, arrival.batch, received_at, arrival.wire_events)
 
 
-def parse_batch(parts: list[bytes]) -> Batch | CheckedBatch:
+def parse_batch(parts: list[bytes | memoryview]) -> Batch | CheckedBatch:
     """Return the batch carried by a message's frames (after the ROUTER's identity), or raise BadBatch."""
     if len(parts) != 3 or parts[1] != FRAME_BATCH:
         raise BadBatch("bad_frame", f"expected [{TELEMETRY_PROTOCOL.decode()}, batch, body]")

@@ -90,7 +90,12 @@ class CheckedBatch(msgspec.Struct):
     clock_synced: bool | None = None
 
 
+class _Envelope(msgspec.Struct):
+    events: msgspec.Raw
+
+
 batch_decoder = msgspec.json.Decoder(Batch)
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
 checked_batch_decoder = msgspec.json.Decoder(CheckedBatch)
 _event_decoder = msgspec.json.Decoder(Event)
 encoder = msgspec.json.Encoder()
@@ -105,6 +110,14 @@ def decode_checked(body: bytes) -> CheckedBatch | None:
     if any(event.time is not None for event in batch.events):
         return None
     return batch
+
+
+def wire_events(body: bytes | memoryview) -> str:
+    """Return the events of a batch that decode_checked took, as the JSON text the panel sent.
+
+    Stored as they are when the controller changes nothing in them: cheaper than encoding them again.
+    """
+    return bytes(_envelope_decoder.decode(body).events).decode()
 
 
 def decode_event(raw: msgspec.Raw) -> Any:

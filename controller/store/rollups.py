@@ -143,25 +143,28 @@ _HANDLERS = {
 
 def _add_heartbeats(figures: Figures, events: list[Any]) -> list[Any]:
     """Count the heartbeats of `events` (most of them, and the simplest); return the other events."""
-    others = []
-    counted: dict[str, int] = {}
-    hottest: dict[str, float] = {}
-    for event in events:
-        if event.kind != "heartbeat":
-            others.append(event)
-            continue
-        day = figures.calendar.day(event.time)
-        counted[day] = counted.get(day, 0) + 1
-        temperature = event.data.temperature_c
-        if temperature is not None and temperature > hottest.get(day, float("-inf")):
-            hottest[day] = temperature
-    for day, count in counted.items():
+    heartbeats = [event for event in events if event.kind == "heartbeat"]
+    if not heartbeats:
+        return events
+    others = [event for event in events if event.kind != "heartbeat"] if len(heartbeats) < len(events) else []
+    calendar = figures.calendar
+    first, last = calendar.day(min(e.time for e in heartbeats)), calendar.day(max(e.time for e in heartbeats))
+    by_day = {first: heartbeats} if first == last else _by_day(calendar, heartbeats)
+    for day, of_day in by_day.items():
         figures_of_day = figures.of_day(day)
-        figures_of_day["heartbeats"] = (figures_of_day["heartbeats"] or 0) + count
+        figures_of_day["heartbeats"] = (figures_of_day["heartbeats"] or 0) + len(of_day)
+        temperatures = [t for e in of_day if (t := e.data.temperature_c) is not None]
         known = figures_of_day["max_temperature_c"]
-        if day in hottest and (known is None or hottest[day] > known):
-            figures_of_day["max_temperature_c"] = hottest[day]
+        if temperatures and (known is None or max(temperatures) > known):
+            figures_of_day["max_temperature_c"] = max(temperatures)
     return others
+
+
+def _by_day(calendar: Calendar, events: list[Any]) -> dict[str, list[Any]]:
+    days: dict[str, list[Any]] = {}
+    for event in events:
+        days.setdefault(calendar.day(event.time), []).append(event)
+    return days
 
 
 def add(db: Database, panel_id: int, timezone: str, events: list[Any]) -> None:

@@ -40,57 +40,90 @@ class BatchResult:
 
 @dataclass
 class Receiver:
-    """What ingest knows of the panel a batch came from, read once inside the batch's transaction."""
+    """What ingest knows of the panel a batch came from, read inside the transaction that stores it.
+
+    Ingest reads it once for all the panel's batches committed together; `store_batch` keeps
+    `health_at` up to date as it stores them.
+    """
 
     panel_id: int
     timezone: str
     health_at: float | None
+    seen_at: str = field(default_factory=now_iso)
 
 
 def store_batch(
-    db: Database, panel: Receiver, batch: Batch | CheckedBatch, received_at: float
+    db: Database,
+    panel: Receiver,
+    batch: Batch | CheckedBatch,
+    received_at: float,
+    wire_events: str | None = None,
 ) -> BatchResult:
     """Return what became of each event of `batch`: stored, already held, or rejected with a reason.
 
     Runs inside the writer's transaction, so the whole batch is committed together or not at all.
+    `wire_events` is the batch's events as the panel sent them (telemetry_schema.wire_events), stored
+    as they are if all are taken and their times believed.
     """
     result = BatchResult()
-    events = _decoded(db, panel.panel_id, batch, received_at, result)
-    fresh = _not_held(db, panel.panel_id, events, result)
+    fresh = _next_run(db, panel.panel_id, batch)
+    whole = fresh is not None
+    if fresh is None:
+        events = _decoded(db, panel.panel_id, batch, received_at, result)
+        fresh = _not_held(db, panel.panel_id, events, result)
     if not fresh:
         return result
     clock = Clock(db, panel.panel_id, batch, received_at)
-    for event in fresh:
-        event.time = clock.time_of(event)
-    times = [event.time for event in fresh]
+    times = clock.correct(fresh)
+    if not (whole and clock.believed_all and wire_events is not None):
+        wire_events = encoder.encode(fresh).decode()  # with each event's corrected `time`
     db.conn.execute(
         "INSERT INTO telemetry_batch (panel_id, received_at, first_time, last_time, count, events)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [panel.panel_id, received_at, min(times), max(times), len(fresh), encoder.encode(fresh).decode()],
+        [panel.panel_id, received_at, min(times), max(times), len(fresh), wire_events],
     )
     rollups.add(db, panel.panel_id, panel.timezone, fresh)
     latest = _latest_by_type(fresh)
-    facts = {"last_seen_at": now_iso(), **_panel_facts(panel, latest)}
+    facts = {"last_seen_at": panel.seen_at, **_panel_facts(panel, latest)}
     db.conn.execute(*_panel_update(panel.panel_id, facts))
+    panel.health_at = facts.get("health_at", panel.health_at)
     result.stored = len(fresh)
-    synced = [event.time for event in fresh if event.clock_synced]
+    synced = [when for when, event in zip(times, fresh, strict=True) if event.clock_synced]
     result.newest_synced = max(synced) if synced else None
     if (heartbeat := latest.get("heartbeat")) is not None:
         result.spool = (heartbeat.time, heartbeat.data.spool_events, heartbeat.data.spool_dropped)
     return result
 
 
+def _next_run(db: Database, panel_id: int, batch: Batch | CheckedBatch) -> list[Any] | None:
+    """Return the events of the usual batch, marked held; None if `batch` needs a closer look.
+
+    The usual batch: all its events good, and the next ones of a single spool, in order, above every
+    sequence number held of it, with no `dropped` notice among them.
+    """
+    if not isinstance(batch, CheckedBatch):
+        return None
+    events = batch.events
+    spool_id, _, first = events[0].id.rpartition(":")
+    if not spool_id or not first.isdigit() or len(first) > 18:
+        return None
+    start = int(first)
+    if [event.id for event in events] != [f"{spool_id}:{seq}" for seq in range(start, start + len(events))]:
+        return None
+    if any(event.kind == "dropped" for event in events):
+        return None
+    held = Held(db, _stream(db, panel_id, spool_id))
+    if held.ranges and held.ranges[-1][1] >= start:
+        return None
+    held.add(start, start + len(events) - 1)
+    held.save()
+    return list(events)
+
+
 def _decoded(
     db: Database, panel_id: int, batch: Batch | CheckedBatch, received_at: float, result: BatchResult
 ) -> list[tuple[str, int, Any]]:
     """Return (spool id, seq, event) of each good event of `batch`; reject and count the others."""
-    if isinstance(batch, CheckedBatch):  # the usual case: every event is good; are the ids too?
-        ids = [event.id.rpartition(":") for event in batch.events]
-        if all(spool_id and seq.isdigit() and len(seq) <= 18 for spool_id, _, seq in ids):
-            return [
-                (spool_id, int(seq), event)
-                for (spool_id, _, seq), event in zip(ids, batch.events, strict=True)
-            ]
     events = []
     for item in batch.events:
         try:
@@ -221,6 +254,7 @@ class Clock:
     def __init__(self, db: Database, panel_id: int, batch: Batch, received_at: float) -> None:
         self.db, self.panel_id, self.received_at = db, panel_id, received_at
         self.offsets: dict[str, float | None] = {}
+        self.believed_all = False
         if batch.sent_mono is not None and batch.boot:
             synced = bool(batch.clock_synced) and batch.sent_at is not None
             offset = (
@@ -233,7 +267,19 @@ class Clock:
                 " WHERE excluded.synced OR NOT telemetry_boot.synced",
                 [panel_id, batch.boot, offset, synced],
             )
-            self.offsets[batch.boot] = self._stored_offset(batch.boot)
+
+    def correct(self, events: list[Any]) -> list[float]:
+        """Set each event's `time` to its corrected time; return the times, in order.
+
+        Sets `believed_all` if every time is the panel's own (its wall clock synchronised and sane).
+        """
+        walls = [event.wall_time for event in events]
+        latest = self.received_at + FUTURE_SLACK_S
+        self.believed_all = max(walls) <= latest and all(event.clock_synced for event in events)
+        times = walls if self.believed_all else [self.time_of(event) for event in events]
+        for event, when in zip(events, times, strict=True):
+            event.time = when
+        return times
 
     def time_of(self, event: Any) -> float:
         latest = self.received_at + FUTURE_SLACK_S
@@ -259,11 +305,18 @@ class Clock:
 
 
 def _latest_by_type(events: list[Any]) -> dict[str, Any]:
+    """Return the newest event of each type in `events` (the later one of two at the same time)."""
+    if all(event.kind == events[0].kind for event in events):  # the usual batch: heartbeats only
+        return {events[0].kind: max(reversed(events), key=_time)}
     latest: dict[str, Any] = {}
     for event in events:
         if event.kind not in latest or event.time >= latest[event.kind].time:
             latest[event.kind] = event
     return latest
+
+
+def _time(event: Any) -> float:
+    return event.time
 
 
 def _panel_facts(panel: Receiver, latest: dict[str, Any]) -> dict[str, Any]:

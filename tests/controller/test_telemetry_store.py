@@ -8,14 +8,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
+import zmq
 
 from classcast.protocol import FRAME_BATCH, TELEMETRY_PROTOCOL
 from controller.app import Services
-from controller.ingest import parse_batch
-from controller.store import telemetry
+from controller.ingest import Arrival, _check_and_store_all, parse_batch
+from controller.store import panels, telemetry
 from controller.store.telemetry import Receiver
 
 from .conftest import World
@@ -206,3 +207,42 @@ def test_unsynced_times_are_corrected_from_the_batch(svc: Services, world: World
     assert stored["spool-a:1"]["panel_wall_time"] == pytest.approx(true_time - 60 + jump)
     # Not corrected, but never later than its arrival.
     assert stored["spool-a:2"]["wall_time"] == pytest.approx(min(true_time - 7200 + jump, true_time))
+
+
+def test_a_batch_that_cannot_be_stored_is_rolled_back_alone(svc: Services, world: World) -> None:
+    # Ingest commits the batches that arrived together in one transaction; a batch that fails there
+    # (here: its school's time zone is not one) must cost neither its neighbours nor the others' acks.
+    panel_b, _token = svc.db.write(
+        panels.enroll_panel, world.room_b, "Панель 201", zmq.curve_keypair()[0].decode()
+    )
+    svc.db.write(
+        lambda db: db.execute("UPDATE school SET timezone = 'Mars/Olympus' WHERE id = ?", [world.school_b])
+    )
+    when = at("2026-11-23 10:00")
+
+    def arrival(panel_id: int, seqs: range) -> Arrival:
+        batch = {"seq": seqs[0], "events": [event(seq, "heartbeat", when + seq, {}) for seq in seqs]}
+        return Arrival(panel_id, "192.0.2.1", [TELEMETRY_PROTOCOL, FRAME_BATCH, json.dumps(batch).encode()])
+
+    arrivals = [
+        arrival(world.panel_a, range(1, 3)),
+        arrival(panel_b, range(1, 4)),
+        arrival(world.panel_a, range(3, 4)),
+    ]
+    outcomes = svc.db.write(_check_and_store_all, arrivals, when + 60)
+
+    assert [getattr(outcome, "stored", None) for outcome in outcomes] == [2, None, 1]
+    assert isinstance(outcomes[1], ZoneInfoNotFoundError)
+    rows = svc.db.read.query("SELECT panel_id, event_id, wall_time FROM telemetry_event ORDER BY event_id")
+    assert [(row["panel_id"], row["event_id"], row["wall_time"]) for row in rows] == [
+        (world.panel_a, f"spool-a:{seq}", when + seq) for seq in (1, 2, 3)
+    ]
+    assert days(svc, world)["2026-11-23"]["heartbeats"] == 3
+    # Panel B's batch left nothing behind: resent once its school is mended, it is stored whole.
+    svc.db.write(
+        lambda db: db.execute(
+            "UPDATE school SET timezone = 'Asia/Novosibirsk' WHERE id = ?", [world.school_b]
+        )
+    )
+    (again,) = svc.db.write(_check_and_store_all, [arrival(panel_b, range(1, 4))], when + 120)
+    assert (again.stored, again.duplicates) == (3, 0)
