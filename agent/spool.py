@@ -14,8 +14,8 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import sqlite3
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -65,7 +65,8 @@ class Spool:
         for statement in _SCHEMA:
             self._db.execute(statement)
         # Made once, with the file: the spool's id is the first half of every event id.
-        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('spool_id', ?)", (uuid.uuid4().hex[:16],))
+        # 64 random bits, as uuid4().hex[:16] gave, without the uuid module's 0.3 MB of RSS.
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('spool_id', ?)", (os.urandom(8).hex(),))
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('dropped', '0')")
 
     def append(self, event: Any, when: Stamp | None = None) -> str:

@@ -19,7 +19,7 @@ def connect(path: Path) -> sqlite3.Connection:
     db.execute("PRAGMA page_size=1024")  # takes effect for a new file only
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA cache_size=-256")  # KiB
+    db.execute("PRAGMA cache_size=-64")  # KiB: a batch and the meta rows; the OS caches the rest
     return db
 
 
