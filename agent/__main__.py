@@ -38,9 +38,13 @@ log = logging.getLogger("agent")
 
 DESCRIPTION = "Sample the panel's health and inventory, spool the events, ship them to the controller."
 ENROLLMENT_CHECK = 2.0  # seconds between looks at the credentials the player saves when enrolled
-# While shipping, the credentials change only when the panel is revoked and paired again: looked at
-# less often, and read only when their folder changed (every wake-up costs a Pi's idle CPU).
+# While shipping, the credentials change only when the panel is revoked and paired again, and then
+# the controller stops acking: looked at every ENROLLED_CHECK s while batches fail, else with each
+# heartbeat, and read only when their folder changed (every wake-up costs a Pi's idle CPU: ~0.5 ms).
 ENROLLED_CHECK = 5.0
+# The inventory is looked at this often (sent when it changed, or daily): a look costs more than a
+# heartbeat, and a device's make-up seldom changes.
+INVENTORY_LOOK = 600.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,23 +273,26 @@ def _loop(
     poller.register(stopper.fd, zmq.POLLIN)
     inventories = collectors.InventoryWatch(readings, config["inventory_interval"])
     credentials = FolderWatch(identity_dir(Path(config["data_dir"])))
-    next_inventory = next_heartbeat = next_look = time.monotonic()
+    next_inventory = next_heartbeat = last_look = time.monotonic()
+    inventory_look = max(INVENTORY_LOOK, config["heartbeat_interval"])
     while not (stopper.requested or shipper.revoked):
         now = time.monotonic()
-        if now >= next_look:
+        if now >= next_heartbeat or (shipper.failures and now >= last_look + ENROLLED_CHECK):
             if not credentials.unchanged() and not _still_enrolled(Path(config["data_dir"]), identity):
                 return False
-            next_look = now + ENROLLED_CHECK
-        if now >= next_inventory:  # looked at with every heartbeat; sent when it changed, or daily
+            last_look = now
+        if now >= next_inventory:  # on a heartbeat's beat
             if (inventory := inventories.due(now)) is not None:
                 spool.append(inventory)
-            next_inventory = _next(next_inventory, config["heartbeat_interval"], now)
+            next_inventory = _next(next_inventory, inventory_look, now)
         if now >= next_heartbeat:
             spool.append(_heartbeat(readings, spool))
             next_heartbeat = _next(next_heartbeat, config["heartbeat_interval"], now)
             _release_freed_memory()
+        shipping = shipper.step(now)
+        next_look = last_look + ENROLLED_CHECK if shipper.failures else None  # else with the heartbeat
         # The watchdog is pinged from this loop: a loop that hangs stops the pings, and systemd restarts it.
-        dues = (next_inventory, next_heartbeat, next_look, shipper.step(now), watchdog.ping_if_due(now))
+        dues = (next_inventory, next_heartbeat, next_look, shipping, watchdog.ping_if_due(now))
         wake = min(t for t in dues if t is not None)
         # Rounded up: a timeout rounded down to 0 ms would spin until the deadline.
         ready = dict(poller.poll(math.ceil(max(0.0, wake - time.monotonic()) * 1000)))

@@ -69,7 +69,7 @@ class Heartbeat:
 
 @dataclass
 class Inventory:
-    """What the device is; sent at start, when it changes, and once a day."""
+    """What the device is; sent at start, when it changes (looked at every 10 minutes), and once a day."""
 
     type: ClassVar[str] = "inventory"
     hostname: str | None = _f("", "the device's host name")
