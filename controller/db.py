@@ -1,10 +1,11 @@
 """The controller's one SQLite file: its connections, its migrations and its single writer.
 
 Every write goes through `Database.write`, which runs the given function in a transaction on one
-writer thread, so requests, Socket.IO handlers and telemetry ingest never contend for the write
-lock. A thread, not a greenlet: while it waits for the disk (a commit's fsync), every greenlet goes
-on — pages are served and telemetry is received and checked. Reads use their own connection; WAL
-lets them go on while the writer commits.
+writer thread, so requests and Socket.IO handlers never contend for the write lock. Telemetry
+ingest, on a thread of its own, writes with `write_here`: its transactions take turns with the
+writer thread's under one lock. Threads, not greenlets: while they wait for the disk (a commit's
+fsync), every greenlet goes on and pages are served. Reads use their own connection; WAL lets them
+go on while the writer commits.
 
 Checkpoints (copying the WAL into the file, with fsyncs of their own) run on a thread of their own
 every second, so a commit waits only for its WAL to reach the disk. The writer checkpoints itself
@@ -21,6 +22,7 @@ from typing import Any, TypeVar
 
 import gevent.threadpool
 import sqlite_utils
+from gevent.monkey import get_original
 
 from controller.migrations import migrations
 
@@ -54,6 +56,9 @@ class Database:
         self.read = connect(path)
         # One thread: jobs run one at a time, in the order they were asked for.
         self._pool = gevent.threadpool.ThreadPool(1)
+        # A real lock (not gevent's): it keeps one transaction at a time on the writer connection
+        # between the writer thread and a thread that writes for itself (write_here).
+        self._write_lock = get_original("_thread", "allocate_lock")()
         self._closed = False
         self._writes = 0
         self._checkpoints = connect(path)
@@ -68,8 +73,18 @@ class Database:
         self._writes += 1
         return self._pool.spawn(self._run, fn, args).get()
 
+    def write_here(self, fn: Callable[..., T], *args: Any) -> T:
+        """Return what `fn(db, *args)` returns, run in one transaction on the calling thread.
+
+        For a thread of its own (telemetry ingest), which must not wait on the hub to hand work to the
+        writer thread; its transactions take turns with the writer's. Never from the hub: waiting for
+        the lock would stop every greenlet.
+        """
+        self._writes += 1
+        return self._run(fn, args)
+
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self._writer.atomic():
+        with self._write_lock, self._writer.atomic():
             return fn(self._writer, *args)
 
     def _checkpoint_now_and_then(self) -> None:

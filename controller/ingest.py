@@ -1,9 +1,12 @@
-"""Telemetry ingest: a ZeroMQ ROUTER (CURVE server) and its ZAP handler, on greenlets.
+"""Telemetry ingest: a ZeroMQ ROUTER (CURVE server) on a thread of its own, and its ZAP handler.
 
-The ZAP handler admits only the keys of active panels and names the connection after the panel, so
-the ROUTER learns who sent a batch from the handshake, never from the payload. A batch is committed
-by the database's single writer before its ack is sent; a lost ack makes the agent resend, and the
-resent events are recognised by their ids.
+The ZAP handler (a greenlet: it reads the registry like any request) admits only the keys of active
+panels and names the connection after the panel, so the ROUTER learns who sent a batch from the
+handshake, never from the payload. The ROUTER's thread receives what has arrived, checks and stores
+it in one transaction (taking turns with the database's writer thread), and acks each batch after
+the commit; a lost ack makes the agent resend, and the resent events are recognised by their ids.
+A thread, not greenlets: the hub would otherwise take the GIL from the writing thread at every
+message, and an ingest of 100,000 events/s leaves no room for that.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import gevent.pool
+import gevent.threadpool
 import msgspec
 import zmq
 import zmq.green as zmq_green
@@ -41,7 +44,8 @@ log = logging.getLogger(__name__)
 
 ZAP_ENDPOINT = "inproc://zeromq.zap.01"
 CLONE_WINDOW_S = 120.0
-GROUP_MAX = 64  # most batches committed in one transaction
+GROUP_MAX = 128  # most batches committed in one transaction
+STOP_CHECK_MS = 200  # how often the ROUTER's thread looks whether it should stop
 
 
 class BadBatch(ValueError):
@@ -79,7 +83,10 @@ class TelemetryIngest:
         self._clone_flagged: dict[int, float] = {}
         self.context = zmq_green.Context()
         self.endpoint: str | None = None
-        self._greenlets: list[gevent.Greenlet] = []
+        self._zap: gevent.Greenlet | None = None
+        self._thread = gevent.threadpool.ThreadPool(1)
+        self._router_job: Any = None  # the ROUTER's loop, running on self._thread
+        self._stopping = False
         self.batches = 0
 
     def start(self) -> str:
@@ -87,7 +94,7 @@ class TelemetryIngest:
         zap = self.context.socket(zmq.REP)
         zap.linger = 0
         zap.bind(ZAP_ENDPOINT)
-        router = self.context.socket(zmq.ROUTER)
+        router = zmq.Socket(self.context, zmq.ROUTER)  # not green: it is used on the ROUTER's thread only
         router.linger = 0
         router.curve_server = True
         router.curve_secretkey = self._secret_key.encode()
@@ -95,16 +102,24 @@ class TelemetryIngest:
         router.maxmsgsize = MAX_BATCH_BYTES + 4096
         router.bind(self.bind)
         self.endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
-        self._greenlets = [gevent.spawn(self._serve_zap, zap), gevent.spawn(self._serve_router, router)]
+        self._zap = gevent.spawn(self._serve_zap, zap)
+        self._router_job = self._thread.spawn(self._serve_router, router)
         log.info("telemetry ROUTER bound at %s", self.endpoint)
         return self.endpoint
 
     @property
     def alive(self) -> bool:
-        return bool(self._greenlets) and not any(g.dead for g in self._greenlets)
+        if self._zap is None or self._router_job is None:
+            return False
+        return not self._zap.dead and not self._router_job.ready()
 
     def stop(self) -> None:
-        gevent.killall(self._greenlets)
+        self._stopping = True
+        if self._router_job is not None:
+            self._router_job.wait(timeout=5 * STOP_CHECK_MS / 1000)  # it closes the ROUTER as it ends
+        if self._zap is not None:
+            self._zap.kill()
+        self._thread.kill()
         self.context.destroy(linger=0)
 
     def _serve_zap(self, zap: zmq_green.Socket) -> None:
@@ -134,22 +149,27 @@ class TelemetryIngest:
             return [version, request_id, b"400", b"unknown key", b"", b""]
         return [version, request_id, b"200", b"OK", str(panel_id).encode(), b""]
 
-    def _serve_router(self, router: zmq_green.Socket) -> None:
-        # Two groups at a time: one committing on the writer thread (waiting for the disk) while the
-        # next is received and checked. Waiting for a free slot lets the next group grow.
-        groups = gevent.pool.Pool(2)
-        while True:
-            messages = [router.recv_multipart(copy=False)]
-            # Group commit: what else has arrived is stored in the same transaction, one savepoint a
-            # batch, and acked after the commit. Under load that is many batches a commit.
-            while len(messages) < GROUP_MAX:
-                try:
-                    messages.append(router.recv_multipart(zmq.NOBLOCK, copy=False))
-                except zmq.Again:
-                    break
-            groups.spawn(self._store_and_reply, router, messages)
+    def _serve_router(self, router: zmq.Socket) -> None:
+        """The ROUTER's thread: store and ack what has arrived, group by group, until stopped."""
+        poller = zmq.Poller()
+        poller.register(router, zmq.POLLIN)
+        try:
+            while not self._stopping:
+                if not poller.poll(STOP_CHECK_MS):
+                    continue
+                # Group commit: everything that has arrived is stored in one transaction and acked
+                # after the commit. Under load that is many batches a commit, and one fsync for all.
+                messages: list[list[zmq.Frame]] = []
+                while len(messages) < GROUP_MAX:
+                    try:
+                        messages.append(router.recv_multipart(zmq.NOBLOCK, copy=False))
+                    except zmq.Again:
+                        break
+                self._store_and_reply(router, messages)
+        finally:
+            router.close(linger=0)
 
-    def _store_and_reply(self, router: zmq_green.Socket, messages: list[list[zmq.Frame]]) -> None:
+    def _store_and_reply(self, router: zmq.Socket, messages: list[list[zmq.Frame]]) -> None:
         try:
             replies = self._handle_all(messages)
         except Exception:
@@ -164,16 +184,16 @@ class TelemetryIngest:
     def _handle_all(self, messages: list[list[zmq.Frame]]) -> list[list[bytes] | None]:
         """Return the reply frames (kind, body) to each message, once its batch is committed."""
         arrivals: list[Arrival] = []
+        clones: list[tuple[int, list[str]]] = []  # (panel, its addresses) of panels sending from two
         for frames in messages:
             panel_id = int(frames[-1].get("User-Id"))
             address = frames[-1].get("Peer-Address")
-            self._watch_for_clones(panel_id, frames[0].bytes, address)
+            if (addresses := self._watch_for_clones(panel_id, frames[0].bytes, address)) is not None:
+                clones.append((panel_id, addresses))
             parts = [frames[1].bytes, frames[2].bytes, frames[3].buffer] if len(frames) == 4 else []
             arrivals.append(Arrival(panel_id, address, parts or [f.bytes for f in frames[1:]]))
         received_at = time.time()
-        # Checked on the writer thread too: one thread doing a group's Python work goes faster than
-        # two taking the GIL from each other at every SQLite call.
-        outcomes = self.db.write(_check_and_store_all, arrivals, received_at)
+        outcomes = self.db.write_here(_flag_check_and_store, clones, self.channels, arrivals, received_at)
         return [
             self._refuse(arrival.panel_id, outcome)
             if isinstance(outcome, BadBatch)
@@ -209,12 +229,13 @@ class TelemetryIngest:
         body = {"seq": seq, "error": ERROR_REVOKED, "message": "this panel's credentials were revoked"}
         return [FRAME_ERROR, json.dumps(body).encode()]
 
-    def _watch_for_clones(self, panel_id: int, route: bytes, address: str) -> None:
-        """Flag a panel whose key sends from two connections in turn (two devices with one identity).
+    def _watch_for_clones(self, panel_id: int, route: bytes, address: str) -> list[str] | None:
+        """Return the addresses of a panel whose key sends from two connections in turn; else None.
 
-        An agent that reconnects gets a new routing id and its old one falls silent; two devices with
-        the same key keep both ids sending. So: a message from an id that was heard, then another id
-        was heard, all within CLONE_WINDOW_S, is two devices.
+        That is two devices with one identity, to flag. An agent that reconnects gets a new routing id
+        and its old one falls silent; two devices with the same key keep both ids sending. So: a
+        message from an id that was heard, then another id was heard, all within CLONE_WINDOW_S, is
+        two devices. Said once per CLONE_WINDOW_S.
         """
         now = time.monotonic()
         heard = self._routes.setdefault(panel_id, {})
@@ -229,7 +250,8 @@ class TelemetryIngest:
             self._clone_flagged[panel_id] = now
             addresses = sorted({a for _, a in heard.values()})
             log.warning("telemetry: panel %s sends from two connections at once %s", panel_id, addresses)
-            self.db.write(incidents.flag_clone, panel_id, "telemetry", addresses, self.channels)
+            return addresses
+        return None
 
 
 @dataclass
@@ -241,6 +263,19 @@ class Arrival:
     parts: list[Any]  # the frames after the ROUTER's identity (the body as a buffer)
     batch: Batch | CheckedBatch | None = None
     wire_events: str | None = None  # a checked batch's events as sent (telemetry_schema.wire_events)
+
+
+def _flag_check_and_store(
+    db: Database,
+    clones: list[tuple[int, list[str]]],
+    channels: tuple[str, ...],
+    arrivals: list[Arrival],
+    received_at: float,
+) -> list[telemetry.BatchResult | BadBatch | Exception | None]:
+    """Flag the panels seen sending from two connections, then check and store the arrivals."""
+    for panel_id, addresses in clones:
+        incidents.flag_clone(db, panel_id, "telemetry", addresses, channels)
+    return _check_and_store_all(db, arrivals, received_at)
 
 
 def _check_and_store_all(

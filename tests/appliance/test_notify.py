@@ -151,7 +151,9 @@ def test_the_controller_withholds_pings_once_its_ingest_died(
     serving: Services, notify_socket: NotifySocket
 ) -> None:
     assert _pings_during(notify_socket, 0.5) >= 3
-    gevent.killall(serving.ingest._greenlets)  # the ROUTER loop ends, as an unexpected error would end it
+    serving.ingest._stopping = True  # the ROUTER's thread ends, as an unexpected error would end it
+    serving.ingest._router_job.wait(2)
+    assert not serving.ingest.alive
     _pings_during(notify_socket, 0.2)
     assert _pings_during(notify_socket, 0.6) == 0
 
