@@ -25,7 +25,7 @@ import zmq
 
 from agent.clock import Stamp
 from agent.spool import Spool
-from classcast.events import EVENT_CLASSES, USAGE_TYPES
+from classcast.events import EVENT_CLASSES, OUTBOX_TYPES
 from classcast.protocol import FRAME_ACK, FRAME_EVENTS, MAX_EVENT_BYTES, MAX_USAGE_EVENTS, USAGE_PROTOCOL
 
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def parse_event(event: dict[str, Any]) -> tuple[Any, Stamp]:
     """Return the usage event's dataclass and its stamp, or raise Rejected naming what is wrong."""
     if len(json.dumps(event, separators=(",", ":"))) > MAX_EVENT_BYTES:
         raise Rejected("too_large", f"over {MAX_EVENT_BYTES} bytes")
-    if event.get("type") not in USAGE_TYPES:
+    if event.get("type") not in OUTBOX_TYPES:
         raise Rejected("unknown_type", repr(event.get("type"))[:40])
     data = event.get("data")
     if not isinstance(data, dict):
@@ -169,6 +169,12 @@ def parse_event(event: dict[str, Any]) -> tuple[Any, Stamp]:
     for name, value in data.items():
         if not _fits(value, *kinds[name]):
             raise Rejected("bad_value", f"{name}: {repr(value)[:40]}")
+    if event["type"] == "dropped" and (
+        data.get("reason") != "outbox_full" or {"first_seq", "last_seq"} & set(data)
+    ):  # sequence numbers name the spool's events, which the controller would then take as held
+        raise Rejected(
+            "bad_value", "an outbox's dropped notice has reason outbox_full and no sequence numbers"
+        )
     return EVENT_CLASSES[event["type"]](**data), when
 
 
@@ -200,7 +206,7 @@ def _kinds(cls: type) -> dict[str, tuple[Any, tuple[str, ...]]]:
     return kinds
 
 
-_KINDS = {name: _kinds(EVENT_CLASSES[name]) for name in USAGE_TYPES}
+_KINDS = {name: _kinds(EVENT_CLASSES[name]) for name in OUTBOX_TYPES}
 
 
 def _fits(value: Any, kind: Any, choices: tuple[str, ...] = ()) -> bool:

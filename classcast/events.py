@@ -148,21 +148,26 @@ class Recovery:
 
 @dataclass
 class Dropped:
-    """The agent's spool dropped events that will never reach the controller; made by the agent."""
+    """Events that will never reach the controller: dropped by the agent's spool, or by the player's
+    usage outbox while the agent was away (then without sequence numbers)."""
 
     type: ClassVar[str] = "dropped"
     count: int | None = _f("", "how many events were dropped")
     first_seq: int | None = _f("", "the first dropped event's sequence number in the spool")
     last_seq: int | None = _f("", "the last dropped event's sequence number in the spool")
     reason: str | None = _f(
-        "", "the spool was full, or the controller refused their batch", ("full", "refused")
+        "",
+        "the spool was full, the controller refused their batch, or the player's outbox was full",
+        ("full", "refused", "outbox_full"),
     )
 
 
 EVENT_CLASSES: dict[str, type] = {
     cls.type: cls for cls in (Heartbeat, Inventory, Shown, Screen, Recovery, Dropped)
 }
-USAGE_TYPES = ("shown", "screen", "recovery")  # the events the player hands to the agent
+USAGE_TYPES = ("shown", "screen", "recovery")  # the events the player records
+# What the player's outbox hands to the agent: those, and its own notice of events it dropped.
+OUTBOX_TYPES = (*USAGE_TYPES, "dropped")
 
 
 def field_names(event_type: str) -> frozenset[str]:

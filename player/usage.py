@@ -8,7 +8,9 @@ agent may be restarting. A repeat costs nothing, for the agent keeps the highest
 this outbox, known by the random id kept in the outbox's meta table (docs/protocol.md).
 
 If the agent stays away, the outbox keeps at most `max_events`; then the oldest are dropped, counted
-in the meta row `dropped` and logged once per episode.
+in the meta row `dropped` and logged once per episode. Once there is room again, one `dropped` event
+(reason `outbox_full`) tells the controller how many were lost; if that notice is itself dropped, its
+count is told again by the next.
 
 The outbox is written from one OS thread (the player's gevent hub), through one connection, and no
 transaction spans a greenlet switch: it has one writer. A commit blocks the hub for the fsync, a few
@@ -37,7 +39,7 @@ import zmq.green as zmq
 from agent.clock import Stamp, stamp
 from agent.intake import usage_endpoint
 from classcast import durable
-from classcast.events import USAGE_TYPES
+from classcast.events import USAGE_TYPES, Dropped
 from classcast.protocol import FRAME_ACK, FRAME_EVENTS, MAX_USAGE_EVENTS, USAGE_PROTOCOL
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class UsageOutbox:
         # Made once, with the file: the agent knows this outbox's events by it.
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('outbox_id', ?)", (uuid.uuid4().hex[:16],))
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('dropped', '0')")
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('unreported', '0')")  # dropped, not yet told
 
     def record(self, event: Any) -> int:
         """Return the local id of the usage `event`, stamped now and committed to disk.
@@ -153,6 +156,7 @@ class UsageOutbox:
         """Deliver the oldest events, a batch at a time, for ever (until killed)."""
         while True:
             self._recorded.clear()
+            self._report_drops()
             batch = self._oldest(MAX_USAGE_EVENTS)
             if not batch:
                 self._recorded.wait()
@@ -220,12 +224,17 @@ class UsageOutbox:
             log.info("usage outbox below its cap again; %d events dropped in all", self.dropped)
 
     def _drop_oldest(self, count: int) -> None:
-        self._db.execute(
-            "DELETE FROM events WHERE local_id IN (SELECT local_id FROM events ORDER BY local_id LIMIT ?)",
-            (count,),
-        )
-        self._depth -= count
-        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = 'dropped'", (count,))
+        rows = self._db.execute(
+            "SELECT local_id, body FROM events ORDER BY local_id LIMIT ?", (count,)
+        ).fetchall()
+        # A `dropped` notice dropped in turn: its count is told again by the next notice.
+        notices = [json.loads(body) for _, body in rows if json.loads(body)["type"] == Dropped.type]
+        lost = len(rows) - len(notices)
+        self._db.executemany("DELETE FROM events WHERE local_id = ?", [(local_id,) for local_id, _ in rows])
+        self._depth -= len(rows)
+        unreported = lost + sum(notice["data"].get("count") or 0 for notice in notices)
+        self._add_to_meta("dropped", lost)
+        self._add_to_meta("unreported", unreported)
         if not self._full:  # once per episode, not at every event while the agent is away
             self._full = True
             log.warning(
@@ -233,6 +242,21 @@ class UsageOutbox:
                 self.max_events,
                 self.dropped,
             )
+
+    def _report_drops(self) -> None:
+        """Queue a `dropped` notice of the events dropped and not yet told, once there is room for it."""
+        unreported = int(self._meta("unreported"))
+        if not unreported or self._depth >= self.max_events:
+            return
+        body = _body(Dropped(count=unreported, reason="outbox_full"), stamp())
+        with self._transaction():
+            self._db.execute("INSERT INTO events (body) VALUES (?)", (body,))
+            self._db.execute("UPDATE meta SET value = '0' WHERE key = 'unreported'")
+            self._depth += 1
+        log.info("usage outbox: %d dropped events will be reported to the controller", unreported)
+
+    def _add_to_meta(self, key: str, amount: int) -> None:
+        self._db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key = ?", (amount, key))
 
     def _meta(self, key: str) -> str:
         return self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]

@@ -174,11 +174,18 @@ def test_bad_events_are_rejected_and_settled_and_their_neighbours_kept(
             usage_event(8, data=shown | {"sha256": "x" * 20000}),
             {"type": "shown"},  # no local id: it cannot even be acked
             usage_event(9, "screen"),
+            # The outbox's own notice of events it dropped: without sequence numbers, which would
+            # name the spool's events, and with its own reason only.
+            usage_event(10, "dropped", data={"count": 4, "reason": "outbox_full"}),
+            usage_event(
+                11, "dropped", data={"count": 4, "first_seq": 1, "last_seq": 4, "reason": "outbox_full"}
+            ),
+            usage_event(12, "dropped", data={"count": 4, "reason": "full"}),
         ]
     )
 
     ack = agent.answer(player)
-    assert ack["ids"] == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert ack["ids"] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
     assert ack["rejected"] == [
         {"id": 2, "error": "unknown_type"},
         {"id": 3, "error": "unknown_field"},
@@ -187,8 +194,10 @@ def test_bad_events_are_rejected_and_settled_and_their_neighbours_kept(
         {"id": 6, "error": "bad_value"},
         {"id": 7, "error": "bad_event"},
         {"id": 8, "error": "too_large"},
+        {"id": 11, "error": "bad_value"},
+        {"id": 12, "error": "bad_value"},
     ]
-    assert [e["type"] for e in spooled(panel_dir)] == ["shown", "screen"]
+    assert [e["type"] for e in spooled(panel_dir)] == ["shown", "screen", "dropped"]
 
 
 def test_a_message_that_cannot_be_read_is_ignored(agent: Agent, player: Player, panel_dir: Path) -> None:

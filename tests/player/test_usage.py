@@ -233,8 +233,38 @@ def test_a_full_outbox_drops_the_oldest_and_counts_them(
     wait_for(lambda: reopened.depth() == 0)
     agents.pop().stop()
 
-    assert [e["data"]["part"] for e in spooled(data_dir)] == [3, 4, 5, 6, 7]
+    events = spooled(data_dir)
+    assert [e["data"]["part"] for e in events[:-1]] == [3, 4, 5, 6, 7]
+    # Then the notice the controller counts the loss by: once there was room for it, after the rest.
+    assert (events[-1]["type"], events[-1]["data"]) == ("dropped", {"count": 3, "reason": "outbox_full"})
     assert reopened.dropped == 3
+
+
+def test_a_dropped_notice_dropped_in_turn_has_its_count_told_by_the_next(
+    make_outbox: Callable[..., UsageOutbox], agents: list[Agent], data_dir: Path
+) -> None:
+    # The agent comes back for one batch (the notice of 2 is queued, and not yet sent), then stays away.
+    outbox = make_outbox(max_events=3)
+    for part in range(5):
+        outbox.record(shown(part))
+    outbox._report_drops()  # as the sender does first, once there is room: none yet
+    assert (outbox.depth(), outbox.dropped) == (3, 2)
+    outbox._delete([3])  # the agent took the oldest kept one (part 2)
+    outbox._report_drops()
+    assert outbox.depth() == 3  # parts 3 and 4, and the notice of 2
+    for part in range(5, 9):  # the agent away again: parts 3 and 4, the notice, and part 5 are dropped
+        outbox.record(shown(part))
+    assert (outbox.depth(), outbox.dropped) == (3, 5)  # parts 0, 1, 3, 4 and 5
+
+    agents.append(Agent(data_dir))
+    outbox.start()
+    wait_for(lambda: outbox.depth() == 0)
+    agents.pop().stop()
+
+    events = spooled(data_dir)
+    assert [e["data"].get("part") for e in events[:-1]] == [6, 7, 8]
+    # One notice for all five: the dropped notice's 2, and the 3 dropped after it.
+    assert (events[-1]["type"], events[-1]["data"]) == ("dropped", {"count": 5, "reason": "outbox_full"})
 
 
 def test_only_usage_events_are_recorded(make_outbox: Callable[..., UsageOutbox]) -> None:
