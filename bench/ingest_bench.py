@@ -6,7 +6,9 @@ pair, sending batches of 100 heartbeats with up to WINDOW batches awaiting their
 protocol). By default 50 panels: a municipality's controller hears from hundreds, and after an outage
 many of them catch up at once. The batches are encoded before the clock starts, and one thread drives
 all the panels' sockets, so the figure is the controller's, not the load generator's. Every ack is
-checked (all events stored).
+checked (all events stored). Meanwhile a greenlet makes a page's small write every 50 ms through
+the database's writer, which takes turns with the ingest's transactions: its times, beside the same
+write's alone, tell what a flood of telemetry costs the pages.
 
 In the same run, the floor of the work: the same events inserted by sqlite-utils in one transaction
 as the rows ingest stores (one row per batch), and, for comparison, as one row per event (what the
@@ -138,8 +140,12 @@ def _body(index: int, seq: int) -> bytes:
 # --- the controller's side ------------------------------------------------------------------------------
 
 
-def end_to_end(folder: Path, panels: int, batches: int) -> tuple[float, float]:
-    """Return events/s from the first send to the last ack, all stored, and the controller's CPU share."""
+def end_to_end(folder: Path, panels: int, batches: int) -> tuple[float, float, list[float], list[float]]:
+    """Return events/s from the first send to the last ack, all stored, and the controller's CPU share.
+
+    And the times a page's small write took (seconds): alone, then every 50 ms during the ingest (it
+    takes turns with the ingest's transactions on the writer connection).
+    """
     from controller.app import create_app
     from controller.ingest import TelemetryIngest, server_keys
     from controller.store import orgs, telemetry
@@ -171,12 +177,15 @@ def end_to_end(folder: Path, panels: int, batches: int) -> tuple[float, float]:
     assert sender.stdin is not None and sender.stdout is not None
     if sender.stdout.readline().strip() != "ready":
         sys.exit("ingest bench: the senders did not start")
+    alone = [_page_write(svc.db, room) for _ in range(50)]
+    during: list[float] = []
     cpu = time.process_time()
     started = time.perf_counter()
     sender.stdin.write("go\n")
     sender.stdin.flush()
     while sender.poll() is None:
-        gevent.sleep(0.01)  # the ingest's greenlets run while we wait
+        during.append(_page_write(svc.db, room))
+        gevent.sleep(0.05)  # the ZAP handler's greenlet runs while we wait
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu
     ingest.stop()
@@ -184,7 +193,19 @@ def end_to_end(folder: Path, panels: int, batches: int) -> tuple[float, float]:
     svc.db.close()
     if sender.returncode != 0 or stored != panels * batches * BATCH:
         sys.exit(f"ingest bench: senders exited {sender.returncode}, {stored} events stored")
-    return stored / elapsed, cpu / elapsed
+    return stored / elapsed, cpu / elapsed, alone, during
+
+
+def _page_write(db: Any, room: int) -> float:
+    """Return the seconds a small write, as a page makes, took through the database's writer."""
+    started = time.perf_counter()
+    db.write(lambda conn: conn.execute("UPDATE room SET name = name WHERE id = ?", [room]))
+    return time.perf_counter() - started
+
+
+def _ms(times: list[float], share: float) -> str:
+    ordered = sorted(times)
+    return f"{ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000:.1f}"
 
 
 def _floor_db(folder: Path, name: str, panels: int) -> Any:
@@ -265,7 +286,7 @@ def main() -> None:
         send_all(job["endpoint"], job["server_key"], job["keys"], job["batches"])
         return
     with tempfile.TemporaryDirectory() as tmp:
-        rate, cpu = end_to_end(Path(tmp), args.panels, args.batches)
+        rate, cpu, alone, during = end_to_end(Path(tmp), args.panels, args.batches)
         bare, per_event = floor(Path(tmp), args.panels, args.batches)
     total = args.panels * args.batches * BATCH
     print(
@@ -273,7 +294,9 @@ def main() -> None:
         f"end to end {rate:,.0f} events/s (target 100,000: {'met' if rate >= 100_000 else 'NOT met'}), "
         f"the controller busy {cpu:.0%} of the time (all its threads); "
         f"floor (sqlite-utils insert_all in one transaction) {bare:,.0f} events/s as batch rows, "
-        f"{per_event:,.0f} as a row per event; ratio to the floor {rate / bare:.2f}",
+        f"{per_event:,.0f} as a row per event; ratio to the floor {rate / bare:.2f}; "
+        f"a page's write meanwhile p50 {_ms(during, 0.5)} ms, p99 {_ms(during, 0.99)} ms "
+        f"({len(during)} writes; alone p50 {_ms(alone, 0.5)} ms, p99 {_ms(alone, 0.99)} ms)",
         flush=True,
     )
 

@@ -8,7 +8,7 @@ fsync), every greenlet goes on and pages are served. Reads use their own connect
 go on while the writer commits.
 
 Checkpoints (copying the WAL into the file, with fsyncs of their own) run on a thread of their own
-every second, so a commit waits only for its WAL to reach the disk. The writer checkpoints itself
+four times a second, so a commit waits only for its WAL to reach the disk. The writer checkpoints itself
 only if the WAL outgrows WAL_BACKSTOP_PAGES, should that thread fall behind.
 """
 
@@ -29,7 +29,9 @@ from controller.migrations import migrations
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CHECKPOINT_EVERY_S = 1.0
+# Small and often: a checkpoint's writes and fsync of the file slow the commits' fsyncs meanwhile, and
+# under a telemetry flood a 1 s one stalled a page's write for 200 ms (bench/ingest_bench.py).
+CHECKPOINT_EVERY_S = 0.25
 WAL_BACKSTOP_PAGES = 16384  # 64 MiB of 4 KiB pages; SQLite's default, 1,000, would checkpoint in a commit
 DB_FILE = "classcast.sqlite"  # the database's name in the data folder (backups and restores find it so)
 
@@ -56,9 +58,11 @@ class Database:
         self.read = connect(path)
         # One thread: jobs run one at a time, in the order they were asked for.
         self._pool = gevent.threadpool.ThreadPool(1)
-        # A real lock (not gevent's): it keeps one transaction at a time on the writer connection
-        # between the writer thread and a thread that writes for itself (write_here).
-        self._write_lock = get_original("_thread", "allocate_lock")()
+        # Real locks (not gevent's): one transaction at a time on the writer connection, between the
+        # writer thread and a thread that writes for itself (write_here); the turnstile lets one wait
+        # at a time, so that the two take turns and neither waits behind two of the other's.
+        allocate_lock = get_original("_thread", "allocate_lock")
+        self._write_lock, self._turnstile = allocate_lock(), allocate_lock()
         self._closed = False
         self._writes = 0
         self._checkpoints = connect(path)
@@ -84,8 +88,13 @@ class Database:
         return self._run(fn, args)
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        with self._write_lock, self._writer.atomic():
-            return fn(self._writer, *args)
+        with self._turnstile:
+            self._write_lock.acquire()
+        try:
+            with self._writer.atomic():
+                return fn(self._writer, *args)
+        finally:
+            self._write_lock.release()
 
     def _checkpoint_now_and_then(self) -> None:
         checkpointed = 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from pathlib import Path
+from typing import Any
 
 import gevent
 import pytest
@@ -53,3 +56,43 @@ def test_writes_from_many_greenlets_are_serialised(tmp_path: Path) -> None:
         assert sorted(job.value for job in jobs) == list(range(1, 41))  # each saw all writes before it
     finally:
         db.close()
+
+
+def test_a_thread_writing_for_itself_takes_turns_with_the_writer(tmp_path: Path) -> None:
+    # Telemetry ingest writes from its own thread, back to back under load: a page's write must get
+    # the next turn, not wait behind however many of ingest's transactions the lock happens to favour.
+    db = Database(tmp_path / "c.sqlite")
+    stop = threading.Event()
+    done: list[int] = []  # ingest's transactions, committed in order
+    inside = threading.Event()
+
+    def group(conn: Any, n: int) -> None:
+        conn.execute("INSERT INTO region (code, name) VALUES (?, ?)", [f"g{n}", "telemetry"])
+        inside.set()
+        stop.wait(0.02)  # a group's work, holding the connection
+
+    def ingest() -> None:
+        n = 0
+        while not stop.is_set():
+            db.write_here(group, n)
+            done.append(n)
+            n += 1
+
+    thread = threading.Thread(target=ingest)
+    thread.start()
+    try:
+        assert inside.wait(5)
+        before = len(done)
+        db.write(lambda conn: conn.execute("INSERT INTO region (code, name) VALUES ('page', 'page')"))
+        after = len(done)
+    finally:
+        stop.set()
+        thread.join(5)
+        db.close()
+    # The group running when the page asked, and at most the one that had already taken the turnstile.
+    assert after - before <= 2
+    codes = [
+        row[0]
+        for row in sqlite3.connect(tmp_path / "c.sqlite").execute("SELECT code FROM region ORDER BY rowid")
+    ]
+    assert "page" in codes and codes.index("page") <= before + 2
