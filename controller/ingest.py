@@ -174,6 +174,9 @@ class TelemetryIngest:
                     except zmq.Again:
                         break
                 self._store_and_reply(router, messages)
+        except Exception:  # health then says telemetry stopped, and systemd's watchdog restarts us
+            log.exception("telemetry: the ROUTER's thread stopped")
+            raise
         finally:
             router.close(linger=0)
 
