@@ -40,7 +40,7 @@ DESCRIPTION = "Sample the panel's health and inventory, spool the events, ship t
 ENROLLMENT_CHECK = 2.0  # seconds between looks at the credentials the player saves when enrolled
 # While shipping, the credentials change only when the panel is revoked and paired again, and then
 # the controller stops acking: looked at every ENROLLED_CHECK s while batches fail, else with each
-# heartbeat, and read only when their folder changed (every wake-up costs a Pi's idle CPU: ~0.5 ms).
+# heartbeat, and read only when their folder changed (every wake-up costs a Pi's idle CPU).
 ENROLLED_CHECK = 5.0
 # The inventory is looked at this often (sent when it changed, or daily): a look costs more than a
 # heartbeat, and a device's make-up seldom changes.
@@ -344,7 +344,7 @@ def _libc() -> Any:
 def _release_freed_memory() -> None:
     """Give the heap's free pages back to the system: glibc keeps them, and they count in the RSS budget.
 
-    What start-up and each sample allocate and free again stays resident otherwise (about 0.5 MB).
+    What start-up and each sample allocate and free again stays resident otherwise.
     """
     try:
         _libc().malloc_trim(0)

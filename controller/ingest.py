@@ -201,8 +201,8 @@ class TelemetryIngest:
             address = frames[-1].get("Peer-Address")
             if (addresses := self._watch_for_clones(panel_id, frames[0].bytes, address)) is not None:
                 clones.append((panel_id, addresses))
-            parts = [frames[1].bytes, frames[2].bytes, frames[3].buffer] if len(frames) == 4 else []
-            arrivals.append(Arrival(panel_id, address, parts or [f.bytes for f in frames[1:]]))
+            *heads, body = frames[1:]  # the body as a buffer: msgspec reads it without a copy
+            arrivals.append(Arrival(panel_id, address, [*(f.bytes for f in heads), body.buffer]))
         checks = _check_all(arrivals)  # before its turn at the database: others may write meanwhile
         received_at = time.time()
         outcomes = self.db.write_here(_flag_and_store, clones, self.channels, arrivals, checks, received_at)

@@ -40,30 +40,44 @@ class Proc:
         return self.log.read_text(errors="replace")
 
 
-@pytest.fixture
-def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
-    """Start a program as a real process (stderr to a log file); every one is stopped at the end."""
-    started: list[Proc] = []
+class Processes:
+    """Real programs started for a test or a module, stderr to a log each; all stopped by `stop_all`."""
 
-    def start(name: str, *argv: str, env: dict[str, str] | None = None) -> Proc:
-        log = tmp_path / f"{name}.log"
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[Proc] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
+        """Start `argv` (a whole command line) as `name`, its stderr to `<log_dir>/<name>.log`."""
+        log = self.log_dir / f"{name}.log"
         with log.open("wb") as stderr:
             popen = subprocess.Popen(
-                [sys.executable, *argv],
+                argv,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(env or {})},
             )
-        proc = Proc(name, popen, log)
-        started.append(proc)
-        return proc
+        self.started.append(Proc(name, popen, log))
+        return self.started[-1]
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.started):
+            proc.stop()
+            if proc.popen.stdout:
+                proc.popen.stdout.close()
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
+    """Start a Python program as a real process (stderr to a log file); every one is stopped at the end."""
+    processes = Processes(tmp_path)
+
+    def start(name: str, *argv: str, env: dict[str, str] | None = None) -> Proc:
+        return processes.start(name, [sys.executable, *argv], env)
 
     yield start
-    for proc in reversed(started):
-        proc.stop()
-        if proc.popen.stdout:
-            proc.popen.stdout.close()
+    processes.stop_all()
 
 
 @dataclass

@@ -15,7 +15,6 @@ import selectors
 import shutil
 import socket
 import sqlite3
-import subprocess
 import sys
 import threading
 from collections import Counter
@@ -36,7 +35,7 @@ from controller.store import orgs, panels
 from player.usage import UsageOutbox
 
 from . import conftest
-from .conftest import Proc, read_line
+from .conftest import Proc, Processes, read_line
 
 # Far beyond what any wait takes on a healthy run; reached only when the test fails.
 DEADLINE_S = 30.0
@@ -57,33 +56,6 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = DEADLINE_S) -
 
 
 # --- processes ---------------------------------------------------------------------------------
-
-
-class Processes:
-    """Real programs started for a test or a module, stderr to a log each; all stopped by `stop_all`."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.started: list[Proc] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Proc:
-        log = self.log_dir / f"{name}.log"
-        with log.open("wb") as stderr:
-            popen = subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})},
-            )
-        self.started.append(Proc(name, popen, log))
-        return self.started[-1]
-
-    def stop_all(self) -> None:
-        for proc in reversed(self.started):
-            proc.stop()
-            if proc.popen.stdout:
-                proc.popen.stdout.close()
 
 
 @dataclass
