@@ -65,6 +65,18 @@ def test_a_failed_sign_in_is_audited_without_the_password(
     assert "секрет-123" not in dump
 
 
+def test_an_account_without_a_password_is_refused_like_a_wrong_password(
+    client: FlaskClient, svc: Services, world: World
+) -> None:
+    svc.db.write(lambda db: db.execute("UPDATE user SET password_hash = NULL WHERE login = 'teacher_a'"))
+    for password in ("", "classcast-no-such-user"):  # the dummy hash's own password opens nothing
+        answer = client.post(
+            "/login", data={"login": "teacher_a", "password": password, "csrf_token": csrf_of(client)}
+        )
+        assert answer.status_code == 401 and client.get("/api/session").status_code == 401
+    assert len(events(svc, action="sign_in_failed")) == 2
+
+
 def test_repeated_failures_lock_the_login_with_a_generic_answer(
     client: FlaskClient, svc: Services, world: World
 ) -> None:
