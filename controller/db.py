@@ -67,6 +67,8 @@ class Database:
         self._writes = 0
         self._checkpoints = connect(path)
         self._checkpoint_pool = gevent.threadpool.ThreadPool(1)
+        self._aside: sqlite_utils.Database | None = None  # made on the reading thread when first used
+        self._aside_pool = gevent.threadpool.ThreadPool(1)
         self._checkpointer = gevent.spawn(self._checkpoint_now_and_then)
 
     def write(self, fn: Callable[..., T], *args: Any) -> T:
@@ -86,6 +88,21 @@ class Database:
         """
         self._writes += 1
         return self._run(fn, args)
+
+    def read_aside(self, fn: Callable[..., T], *args: Any) -> T:
+        """Return what `fn(db, *args)` returns, run on a reading thread with a connection of its own.
+
+        For a long read (a region's statistics, a report of 200,000 cells): the hub's greenlets (casts,
+        pages) keep their turns meanwhile, as the thread gives up the GIL every switch interval. One
+        such read at a time, in one read transaction (one snapshot); `fn` must not touch the hub.
+        """
+        return self._aside_pool.spawn(self._read_aside, fn, args).get()
+
+    def _read_aside(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if self._aside is None:
+            self._aside = connect(self.path)
+        with self._aside.atomic():
+            return fn(self._aside, *args)
 
     def _run(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         with self._turnstile:
@@ -120,6 +137,9 @@ class Database:
         self._closed = True
         self._checkpointer.kill()
         self._checkpoint_pool.kill()
+        self._aside_pool.kill()
+        if self._aside is not None:
+            self._aside.close()
         self._pool.kill()
         self._checkpoints.close()
         self.read.close()

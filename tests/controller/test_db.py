@@ -96,3 +96,34 @@ def test_a_thread_writing_for_itself_takes_turns_with_the_writer(tmp_path: Path)
         for row in sqlite3.connect(tmp_path / "c.sqlite").execute("SELECT code FROM region ORDER BY rowid")
     ]
     assert "page" in codes and codes.index("page") <= before + 2
+
+
+def test_a_long_read_aside_leaves_the_hub_its_turns_and_sees_one_snapshot(tmp_path: Path) -> None:
+    db = Database(tmp_path / "c.sqlite")
+    ticks: list[int] = []
+    written = threading.Event()
+
+    def tick() -> None:
+        while True:
+            ticks.append(1)
+            gevent.sleep(0.001)
+
+    def long_read(conn: Any) -> tuple[int, int, int]:
+        before = conn["region"].count
+        seen_before = len(ticks)
+        written.wait(5)  # a write commits on another connection in the middle of the read
+        return before, conn["region"].count, len(ticks) - seen_before
+
+    ticker = gevent.spawn(tick)
+    try:
+        reader = gevent.spawn(db.read_aside, long_read)
+        gevent.sleep(0.05)
+        db.write(lambda conn: conn["region"].insert({"code": "01", "name": "Адыгея"}))
+        written.set()
+        before, after, hub_turns = reader.get(timeout=30)
+        assert before == after == 0  # one read transaction: the commit meanwhile is not half seen
+        assert hub_turns > 0  # the hub's greenlets ran while the thread read
+        assert db.read["region"].count == 1
+    finally:
+        ticker.kill()
+        db.close()
