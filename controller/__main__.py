@@ -17,8 +17,9 @@ import gevent.event  # noqa: E402
 
 from classcast.journal import setup_logging  # noqa: E402
 from classcast.settings import SettingsError  # noqa: E402
-from controller import operations  # noqa: E402
+from controller import operations, seed  # noqa: E402
 from controller.backup import BackupError, hold_data_dir  # noqa: E402
+from controller.stats import cli as stats_cli  # noqa: E402
 
 log = logging.getLogger("controller")
 
@@ -69,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     panel.add_argument("--public-key", required=True, help="the panel's CURVE public key (Z85)")
     panel.set_defaults(run=_enroll_panel)
     operations.add_commands(commands, common)
+    seed.add_command(commands, common)
+    stats_cli.add_command(commands, common)
 
     imports = commands.add_parser(
         "import", parents=[common], help="import a school or staff list (CSV, XLSX) after a preview"

@@ -52,6 +52,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
         "archive": _SCHOOL_IT,  # revoke, decommission
         "command": _SCHOOL_IT,  # remote actions: identify, screenshot, restart, reboot, resend state
     },
+    # The usage statistics of a node and its subtree, on screen and as files (DESIGN.md: indicators).
+    "stats": {"read": _STAFF, "export": _STAFF},
     # A region (or municipality) that bought panels says, by serial, which school each is meant for.
     "provision": {"read": _STAFF, "create": _MUNICIPAL},
 }

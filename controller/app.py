@@ -97,6 +97,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         provisions,
         registry,
         security,
+        stats,
     )
 
     blueprints = (
@@ -116,6 +117,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         audit_log,
         imports,
         exports,
+        stats,
         admin,
     )
     for module in blueprints:

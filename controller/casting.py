@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from classcast.i18n import N_
 from classcast.protocol import EVENT_SHOW
 from controller import access
 from controller.app import Services
+from controller.stats import weeks
 from controller.store import casts, content, desired, orgs, panels
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ def cast_to_room(svc: Services, user: dict[str, Any], room_id: int, item: dict[s
     if not targets:
         raise CastError("no_panels", N_("В этом кабинете нет подключённых экранов."), 409)
     jobs = [gevent.spawn(_cast_to_panel, svc, user["id"], panel, item) for panel in targets]
+    if user["role"] == "teacher":  # the statistics count the share of teachers who cast
+        svc.db.write(weeks.count_cast, user["id"], targets[0]["school_id"], time.time())
     gevent.joinall(jobs)
     return [job.value for job in jobs]
 

@@ -54,6 +54,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "school_days", "1-6", "days of the week a school works, ISO numbers (1 Monday … 7 Sunday), e.g. 1-5"
     ),
+    Setting("stats_band_red_below", 50.0, "usage statistics: a share below this percentage is coloured red"),
+    Setting(
+        "stats_band_green_from", 90.0, "usage statistics: a share from this percentage up is coloured green"
+    ),
+    Setting("stats_trend_weeks", 12, "usage statistics: how many weeks the trend charts show"),
+    Setting(
+        "stats_export_dir",
+        "",
+        "folder the usage reports are written to every stats_export_every_days (XLSX); empty: none",
+    ),
+    Setting("stats_export_every_days", 14.0, "days between two scheduled usage reports"),
     Setting("alert_temperature_c", 80.0, "a panel this hot (°C) or hotter is reported overheating"),
     Setting(
         "alert_disk_free_mb", 500, "a panel with less free disk than this (MB) is reported short of disk"

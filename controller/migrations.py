@@ -316,3 +316,66 @@ def _move_events_into_batches(db: sqlite_utils.Database) -> None:
                 db.execute(
                     "INSERT OR IGNORE INTO telemetry_held VALUES (?, ?, ?)", [stream, int(seq), int(seq)]
                 )
+
+
+_WEEK_COLUMNS = ("heartbeats", "in_use_s", "lessons", "casts", "cast_s", "library_s")
+_WEEK_SUMS = ", ".join(_WEEK_COLUMNS)
+_MONDAY = "date(NEW.day, 'weekday 0', '-6 days')"  # the Monday of the day's week ('weekday 0': Sunday)
+
+
+@migrations(name="0006_school_calendar_statistics")
+def _m0006(db: sqlite_utils.Database) -> None:
+    from controller.stats import weeks
+
+    for statement in _SCHEMA_0006:
+        db.execute(statement)
+    weeks.rebuild(db)  # the casts made before: each by its school's week
+
+
+_SCHEMA_0006 = (
+    # The days of the week a school works (ISO numbers, "1-5" or "1-6"); NULL: the `school_days` setting.
+    "ALTER TABLE school ADD COLUMN school_days TEXT",
+    # The school calendar's exceptions, set for a whole region, a municipality or one school: a holiday
+    # or vacation day on a working weekday, or a working day on a weekend (a transferred working day).
+    # A school's calendar is its weekdays, less the holidays of its region, municipality and its own,
+    # plus their working days. The usage statistics count only school days as days a panel should work.
+    """CREATE TABLE calendar_day (
+        node_type TEXT NOT NULL CHECK (node_type IN ('region', 'municipality', 'school')),
+        node_id INTEGER NOT NULL, day TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('holiday', 'workday')), name TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (node_type, node_id, day)) WITHOUT ROWID""",
+    # Teachers casting in a period: the casts of a school's teachers by time.
+    'CREATE INDEX cast_by_time ON "cast"(created_at, user_id)',
+    # Each panel's figures by week (Monday to Sunday on the school's calendar), kept equal to the sums of
+    # its panel_day rows by the triggers below whoever writes them: the statistics read whole weeks here
+    # (a region's quarter is 65,000 rows instead of 450,000) and only a period's odd days in panel_day.
+    # Keyed by week first: a page reads whole weeks of every panel, one contiguous range each.
+    """CREATE TABLE panel_week (
+        panel_id INTEGER NOT NULL REFERENCES panel(id), week TEXT NOT NULL,
+        heartbeats INTEGER NOT NULL DEFAULT 0, in_use_s REAL NOT NULL DEFAULT 0,
+        lessons INTEGER NOT NULL DEFAULT 0, casts INTEGER NOT NULL DEFAULT 0,
+        cast_s REAL NOT NULL DEFAULT 0, library_s REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (week, panel_id)) WITHOUT ROWID""",
+    f"""CREATE TRIGGER panel_day_into_week AFTER INSERT ON panel_day BEGIN
+        INSERT INTO panel_week (panel_id, week, {_WEEK_SUMS})
+        VALUES (NEW.panel_id, {_MONDAY}, {", ".join(f"NEW.{c}" for c in _WEEK_COLUMNS)})
+        ON CONFLICT (week, panel_id) DO UPDATE SET
+        {", ".join(f"{c} = {c} + excluded.{c}" for c in _WEEK_COLUMNS)};
+    END""",
+    f"""CREATE TRIGGER panel_day_change_week AFTER UPDATE ON panel_day BEGIN
+        UPDATE panel_week SET {", ".join(f"{c} = {c} + NEW.{c} - OLD.{c}" for c in _WEEK_COLUMNS)}
+        WHERE panel_id = NEW.panel_id AND week = {_MONDAY};
+    END""",
+    f"""INSERT INTO panel_week (panel_id, week, {_WEEK_SUMS})
+        SELECT panel_id, {_MONDAY.replace("NEW.", "")} AS monday,
+        {", ".join(f"sum({c})" for c in _WEEK_COLUMNS)} FROM panel_day GROUP BY panel_id, monday""",
+    # How many times each teacher cast in each week of its school's calendar (a cast to a room counts
+    # once, however many panels it has): the indicator "teachers casting" is weekly by definition.
+    """CREATE TABLE cast_week (
+        user_id INTEGER NOT NULL REFERENCES user(id), school_id INTEGER NOT NULL REFERENCES school(id),
+        week TEXT NOT NULL, casts INTEGER NOT NULL, PRIMARY KEY (week, school_id, user_id)) WITHOUT ROWID""",
+    # The statistics' scheduled exports: one row per export written, the newest tells when the next is due.
+    """CREATE TABLE stats_export_run (
+        id INTEGER PRIMARY KEY, started_at REAL NOT NULL, period_start TEXT NOT NULL,
+        period_end TEXT NOT NULL, files INTEGER NOT NULL DEFAULT 0, error TEXT)""",
+)

@@ -13,6 +13,7 @@ from gevent import pywsgi
 from controller import housekeeping, monitor, notifier
 from controller.app import Services
 from controller.ingest import TelemetryIngest, server_keys
+from controller.stats import schedule
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ class _NoDelayServer(pywsgi.WSGIServer):
 class ControllerServer:
     """The web server, the telemetry ROUTER and the background loops of one app.
 
-    `start()` binds the sockets and starts the loops (housekeeping, the panel monitor, the notifier);
+    `start()` binds the sockets and starts the loops (housekeeping, the panel monitor, the notifier, the
+    scheduled usage reports);
     `stop()` ends them. Settings the loops read are checked here, so a bad one stops the start.
     """
 
@@ -60,7 +62,12 @@ class ControllerServer:
         self.svc.ingest.start()
         self._loops = [
             gevent.spawn(loop, self.svc)
-            for loop in (housekeeping.run_forever, monitor.run_forever, notifier.run_forever)
+            for loop in (
+                housekeeping.run_forever,
+                monitor.run_forever,
+                notifier.run_forever,
+                schedule.run_forever,
+            )
         ]
         log.info("controller listening on %s, telemetry on %s", self.url, self.svc.ingest.endpoint)
 

@@ -31,7 +31,7 @@ def _powers(user: dict[str, Any]) -> dict[str, list[str]]:
     }
 
 
-def staff_page(template: str) -> Any:
+def staff_page(template: str, **context: Any) -> Any:
     """Render a staff page for the signed-in user, or the friendly refusal a teacher gets."""
     user = current_user()
     if user["role"] not in _STAFF:
@@ -41,6 +41,7 @@ def staff_page(template: str) -> Any:
         user=user,
         powers=_powers(user),
         manageable_roles=[role for role in access.ROLES if access.may_manage_role(user, role)],
+        **context,
     )
 
 

@@ -37,10 +37,13 @@ class Guard:
     action: str
     id_arg: str | None = None  # the view argument that names the object
     parent: str | None = None  # for create: the kind whose id the body's "<parent>_id" names
+    of_arg: str | None = None  # the view argument naming the kind of object id_arg names, if not `kind`
 
 
-def guarded(kind: str, action: str, *, id_arg: str | None = None, parent: str | None = None) -> Callable:
-    guard = Guard(kind, action, id_arg, parent)
+def guarded(
+    kind: str, action: str, *, id_arg: str | None = None, parent: str | None = None, of_arg: str | None = None
+) -> Callable:
+    guard = Guard(kind, action, id_arg, parent, of_arg)
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -84,7 +87,11 @@ class BadParent(ValueError):
 
 def _authorize(user: dict[str, Any], guard: Guard, kwargs: dict[str, Any]) -> access.Place:
     db = services().db.read
-    if guard.id_arg is not None:
+    where = None
+    if guard.id_arg is not None and guard.of_arg is not None:
+        where = kwargs[guard.of_arg]  # the statistics of a region, a school, a panel…
+        place = access.Place() if where == "all" else access.place_of(db, where, kwargs[guard.id_arg])
+    elif guard.id_arg is not None:
         place = access.place_of(db, guard.kind, kwargs[guard.id_arg])
     elif guard.parent == "home":
         place = access.home_of(db, user)  # created in the user's own node (their school's content)
@@ -96,7 +103,8 @@ def _authorize(user: dict[str, Any], guard: Guard, kwargs: dict[str, Any]) -> ac
         # A listing, or a top-level object: the collection is everyone's to see (filtered by the view),
         # so what remains to ask is whether the role may take the action at all.
         place = access.home_of(db, user)
-    where = guard.parent if guard.parent in access.LEVELS or guard.parent == "room" else None
+    if guard.parent in access.LEVELS or guard.parent == "room":
+        where = guard.parent
     access.check(user, guard.kind, guard.action, place, where)
     return place
 

@@ -93,6 +93,8 @@ def test_cast_to_an_offline_panel_reports_offline(client: FlaskClient, world: Wo
     assert status["status"] == "failed" and status["error"] == "offline"
     other = FlaskClientFor(client, "teacher_b")
     assert other.get(f"/api/casts/{answer['cast_id']}").status_code == 404
+    # The teacher's cast counts once in the week of the usage statistics, reached or not.
+    assert svc.db.read.execute("SELECT school_id, casts FROM cast_week").fetchall() == [(world.school_a, 1)]
 
 
 def FlaskClientFor(client: FlaskClient, login: str) -> FlaskClient:  # noqa: N802 - reads like a constructor
