@@ -7,12 +7,12 @@ DATA   ?= var/demo
 
 MO     := controller/translations/en/LC_MESSAGES/messages.mo
 
-.PHONY: demo test lint check-appliance system-deps venv clean translations messages
+.PHONY: demo test lint check-appliance system-deps venv clean translations messages browser-libs
 
-demo: venv system-deps translations
+demo: venv system-deps translations browser-libs
 	$(BIN)/classcast-controller demo --panels 3 --data-dir $(DATA)
 
-test: venv system-deps translations lint check-appliance
+test: venv system-deps translations browser-libs lint check-appliance
 	$(BIN)/pytest -q
 
 # The appliance: shellcheck on the scripts, systemd-analyze verify on the units, the installers' plans.
@@ -37,6 +37,11 @@ translations: $(MO)
 
 $(MO): controller/translations/en/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel -q compile -d controller/translations
+
+# The browser libraries the staff pages load (Chart.js), pinned and hash-checked, from the npm registry
+# into controller/static/vendor/ (not committed); nothing is fetched when they are already there.
+browser-libs:
+	$(PYTHON) scripts/browser-libs
 
 # Gather the messages marked in code, templates and the staff pages' scripts (babel.cfg) into the one
 # catalogue (run after adding or changing messages), then translate the new entries in the .po files.

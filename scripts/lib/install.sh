@@ -331,6 +331,8 @@ build_release() {
     # pip builds inside the tree it is given: a copy keeps the source tree (a working copy) untouched.
     run mkdir -p "$staging"
     run cp -r "${SOURCE_PARTS[@]/#/$SOURCE/}" "$staging/"
+    # The staff pages' browser libraries (Chart.js), pinned, from the npm registry: never in the tree.
+    run "$PYTHON" "$SOURCE/scripts/browser-libs" "$staging/controller/static/vendor"
     run "$built/bin/pip" install --quiet --disable-pip-version-check "$staging"
     run rm -rf "$staging"
   fi
