@@ -22,6 +22,7 @@ import gevent
 import gevent.event
 
 from classcast.identity import ensure_identity, save_enrollment
+from controller import seed as region_seed
 from controller.app import Services, create_app
 from controller.casting import cast_to_room, item_from_content
 from controller.demo_panels import PanelProcesses, find_chromium
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 _MARKER = ".classcast-demo"
 CAST_EVERY_S = 10.0
 CONNECT_TIMEOUT_S = 60.0
+SAMPLE_PANELS, SAMPLE_DAYS = 200, 120  # the statistics' sample region: a few seconds to make
 
 
 @dataclass
@@ -74,6 +76,7 @@ def run_demo(data_dir: Path, panels: int, duration: float | None, browser: bool)
     )
     svc: Services = app.extensions["classcast"]
     world = seed(svc, panels)
+    world.accounts += sample_region(svc)
     server = ControllerServer(app)
     server.start()
     fleet = PanelProcesses(data_dir / "panels", data_dir / "logs", chromium)
@@ -127,6 +130,20 @@ def seed(svc: Services, panel_count: int) -> DemoWorld:
     return world
 
 
+def sample_region(svc: Services) -> list[tuple[str, str, str]]:
+    """Add a made-up region with four months of panel use, so that the statistics pages are full.
+
+    Its panels are figures only (controller.seed); the demo's live panels are in the Novosibirsk region.
+    Returns the accounts to see it with: its regional and one municipal coordinator.
+    """
+    made = region_seed.seed_region(svc, region_seed.Options(panels=SAMPLE_PANELS, days=SAMPLE_DAYS))
+    code = made.world.rows["region"][0]["code"]
+    return [
+        (f"r{code}-regional", made.password, "regional"),
+        (f"r{code}-m1-municipal", made.password, "municipal"),
+    ]
+
+
 def _enroll_and_start(
     svc: Services, server: ControllerServer, fleet: PanelProcesses, world: DemoWorld
 ) -> None:
@@ -157,7 +174,7 @@ def _drive(
         if wait <= 0 or stop.wait(wait) or (deadline is not None and time.monotonic() >= deadline):
             break
     gevent.sleep(0)  # let a last heartbeat batch be committed
-    return _summary(svc, panel_count, tally)
+    return _summary(svc, panel_count, tally, world.room_ids)
 
 
 def _wait_connected(svc: Services, fleet: PanelProcesses, panel_count: int, stop: gevent.event.Event) -> bool:
@@ -183,10 +200,12 @@ def _cast_round(svc: Services, world: DemoWorld, sha256: str, tally: Tally) -> N
     print(f"Показ «{item['title']}»: подтверждено {tally.shown} из {tally.casts} с начала демо.", flush=True)
 
 
-def _summary(svc: Services, panel_count: int, tally: Tally) -> int:
+def _summary(svc: Services, panel_count: int, tally: Tally, room_ids: list[int]) -> int:
     connected = tally.connected
     events = telemetry.count_events(svc.db.read)
-    beating = len(telemetry.panels_with_heartbeat(svc.db.read))
+    # The live panels only: the sample region's made-up figures have heartbeats too.
+    live = {panel["id"] for room_id in room_ids for panel in panels.panels_of_room(svc.db.read, room_id)}
+    beating = len(telemetry.panels_with_heartbeat(svc.db.read) & live)
     print("\nИтог демо:")
     print(f"  панелей на связи:          {connected} из {panel_count}")
     print(f"  показов подтверждено:      {tally.shown} из {tally.casts}")
@@ -204,7 +223,7 @@ def _print_welcome(server: ControllerServer, world: DemoWorld, fleet: PanelProce
     print(f"\nClassCast демо: {server.url}/   (телеметрия: {server.svc.ingest.endpoint})")
     print("Учётные записи (пароли созданы для этого запуска):")
     for login, password, role in world.accounts:
-        print(f"  {login:<10} {password:<14} {role}")
+        print(f"  {login:<16} {password:<14} {role}")
     for number, url in fleet.kiosk_urls().items():
         print(f"  экран панели {number}: {url}")
     print("Ctrl-C — остановить.\n", flush=True)
