@@ -122,7 +122,12 @@ class ControllerLink:
         disconnect is then never sent; the controller would think the panel still connected.
         """
         self._closed.set()
-        self.sio.disconnect()
+        try:
+            self.sio.disconnect()
+        except AttributeError:
+            # python-engineio, stopped in the instant between "connected" and its reader starting, has
+            # no reader to join yet; the socket closes with the process, which the controller sees.
+            log.info("stopped while the connection was being made")
         self.http.close()
 
 
