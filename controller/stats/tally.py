@@ -139,8 +139,9 @@ class Tally:
     def values(self) -> dict[str, float | int | None]:
         return {
             "registered": self.registered,
-            "reporting": _share(self.reporting, self.registered),
-            "in_use": _share(self.in_use, self.registered),
+            # A period with no school day (a vacation week) judges no panel: it is not idle.
+            "reporting": _share(self.reporting, self.registered) if self.panel_days else None,
+            "in_use": _share(self.in_use, self.registered) if self.panel_days else None,
             "hours": self.in_use_s / 3600 / self.panel_days if self.panel_days else None,
             "teachers_casting": self._teachers(1),
             "teachers_casting_3": self._teachers(2),
@@ -211,7 +212,10 @@ def load_scope(db: Any, node: Node, first: date, last: date, settings: dict[str,
         ids = json.dumps(sorted({panel.school_id for panel in panels}))
         rows = db.execute(_SCHOOLS.format(scope="s.id IN (SELECT value FROM json_each(?))"), [ids])
     schools = {row[0]: (row[1], row[2], row[3]) for row in rows}
-    calendar = SchoolCalendar(db, schools, settings["school_days"], first, last)
+    # Whole weeks: teachers are counted by week, and a week with no school day counts none.
+    calendar = SchoolCalendar(
+        db, schools, settings["school_days"], monday(first), monday(last) + timedelta(days=6)
+    )
     everything = db.execute("SELECT count(*) FROM panel").fetchone()[0]
     silent_after = int(settings["panel_silent_after_days"])
     return Scope(
@@ -367,7 +371,9 @@ def _teachers(db: Any, scope: Scope, weeks: list[date]) -> dict[int, dict[date, 
     bounds = [(week, week.isoformat(), (week + timedelta(days=6)).isoformat()) for week in weeks]
     for school_id, created, archived, teachers in scope._teacher_rows:
         for week, first, last in bounds:
-            if created <= last and (archived is None or archived >= first):
+            # A week the school does not work (a vacation) counts no teacher: nobody could cast.
+            working = scope.calendar.count(school_id, week, week + timedelta(days=6))
+            if working and created <= last and (archived is None or archived >= first):
                 found[school_id][week][0] += teachers
     return found
 

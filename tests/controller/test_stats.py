@@ -265,3 +265,23 @@ def test_the_scheduled_reports_come_every_two_weeks_into_the_named_folder(
     assert schedule.run_once(svc, now=monday + 13 * 86400) is None  # not due yet
     assert len(schedule.run_once(svc, now=monday + 14 * 86400)) == 3
     assert not list((tmp_path / "reports").rglob("*.part"))
+
+
+def test_a_vacation_week_judges_no_panel_and_no_teacher(svc: Services, region: dict) -> None:
+    def vacation(db: Any) -> None:
+        for n in range(7):  # 19 to 25 October, the region's autumn vacation
+            day = (date(2026, 10, 19) + timedelta(days=n)).isoformat()
+            db["calendar_day"].insert(
+                {"node_type": "region", "node_id": region["region"], "day": day, "kind": "holiday"}
+            )
+
+    node = Node("region", region["region"])
+    week = Period(date(2026, 10, 19), date(2026, 10, 25))
+    assert _figures(svc, node, week)[("region", region["region"])]["in_use"] == 0.0  # before: 3 idle panels
+    svc.db.write(vacation)
+    figures = _figures(svc, node, week)[("region", region["region"])]
+    assert figures["registered"] == 3
+    assert [figures[name] for name in ("reporting", "in_use", "hours", "teachers_casting")] == [None] * 4
+    scope = tally.load_scope(svc.db.read, node, week.start, WEEK.end, svc.settings, TODAY)
+    trend = tally.trend(svc.db.read, scope, [week.start, date(2026, 10, 26)])
+    assert trend["in_use"] == [None, pytest.approx(1 / 3)] and trend["teachers_casting"] == [None, 0.0]
