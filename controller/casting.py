@@ -71,10 +71,12 @@ def cast_to_room(svc: Services, user: dict[str, Any], room_id: int, item: dict[s
     targets = panels.panels_of_room(svc.db.read, room_id)
     if not targets:
         raise CastError("no_panels", N_("В этом кабинете нет подключённых экранов."), 409)
+    asked_at = time.time()
     jobs = [gevent.spawn(_cast_to_panel, svc, user["id"], panel, item) for panel in targets]
-    if user["role"] == "teacher":  # the statistics count the share of teachers who cast
-        svc.db.write(weeks.count_cast, user["id"], targets[0]["school_id"], time.time())
     gevent.joinall(jobs)
+    if user["role"] == "teacher":  # the statistics count the share of teachers who cast; after the
+        # panels were sent the item, so that counting never delays what the class is waiting for
+        svc.db.write(weeks.count_cast, user["id"], targets[0]["school_id"], asked_at)
     return [job.value for job in jobs]
 
 

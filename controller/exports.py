@@ -86,7 +86,7 @@ def _csv(lines: Iterator[list[str]]) -> bytes:
 
 def _xlsx(kind: str, lines: Iterator[list[str]], title: str) -> bytes:
     book = openpyxl.Workbook(write_only=True)
-    sheet = book.create_sheet(_sheet_title(title))
+    sheet = book.create_sheet(sheet_title(title))
     sheet.freeze_panes = "A2"
     for index, field in enumerate(FIELDS[kind]):
         sheet.column_dimensions[get_column_letter(index + 1)].width = _WIDTHS.get(field, 16)
@@ -112,7 +112,7 @@ def _text_cell(sheet: Any, value: str) -> str | WriteOnlyCell | None:
     return cell
 
 
-def _sheet_title(title: str) -> str:
+def sheet_title(title: str) -> str:
     """Return `title` as Excel allows a sheet's name: up to 31 characters, none of []:*?/\\."""
     cleaned = "".join(" " if c in "[]:*?/\\" else c for c in title).strip()
     return cleaned[:31] or "Sheet"

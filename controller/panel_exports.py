@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 
 from classcast.i18n import N_
 from controller.exports import FORMATS as FORMATS  # the same two formats as the list exports
+from controller.exports import sheet_title
 
 Cell = str | int | float | datetime | None
 Translate = Callable[[str], str]
@@ -266,7 +267,7 @@ def _csv(sheets: Sequence[Sheet]) -> bytes:
 def _xlsx(sheets: Sequence[Sheet]) -> bytes:
     book = openpyxl.Workbook(write_only=True)
     for sheet in sheets:
-        page = book.create_sheet(_sheet_title(sheet.title))
+        page = book.create_sheet(sheet_title(sheet.title))
         page.freeze_panes = "A2"
         for index, width in enumerate(sheet.widths, start=1):
             page.column_dimensions[get_column_letter(index)].width = width
@@ -304,9 +305,3 @@ def _text_cell(page: Any, value: str) -> WriteOnlyCell:
     cell = WriteOnlyCell(page, value=ILLEGAL_CHARACTERS_RE.sub("", value))
     cell.data_type = "s"
     return cell
-
-
-def _sheet_title(title: str) -> str:
-    """Return `title` as Excel allows a sheet's name: up to 31 characters, none of []:*?/\\."""
-    cleaned = "".join(" " if c in "[]:*?/\\" else c for c in title).strip()
-    return cleaned[:31] or "Sheet"

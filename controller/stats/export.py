@@ -19,14 +19,13 @@ import xlsxwriter
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from classcast.i18n import N_
+from controller.exports import FORMATS as FORMATS  # the same two formats as the list exports
+from controller.exports import sheet_title
+from controller.panel_exports import csv_value
 from controller.stats import report, tally
 from controller.stats.period import Period
 from controller.stats.tally import INDICATORS, KINDS, LEVELS, Node
 
-FORMATS = {
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
 Progress = Callable[[int, int], None]
 _NUMBER_FORMAT = {"share": "0.0%", "hours": "0.00", "count": "0"}
 _PARENTS = {  # the names a row of each level is shown under
@@ -200,7 +199,7 @@ def write_xlsx(header: list[str], parts: list[Sheet], progress: Progress | None 
     bold = book.add_format({"bold": True, "text_wrap": True, "valign": "top"})
     total, done = sum(len(sheet.rows) for sheet in parts), 0
     for part in parts:
-        sheet = book.add_worksheet(_sheet_title(part.title))
+        sheet = book.add_worksheet(sheet_title(part.title))
         names = len(part.headings) - 2 * len(INDICATORS)
         sheet.set_column(0, names - 1, 32)
         for column, name in enumerate(name for name in INDICATORS for _ in (0, 1)):
@@ -232,23 +231,18 @@ def write_csv(header: list[str], part: Sheet) -> bytes:
     kinds = [KINDS[name] for name in INDICATORS for _ in (0, 1)]
     text = io.StringIO()
     writer = csv.writer(text, delimiter=";", lineterminator="\r\n")
-    writer.writerows([[_csv_text(line)] for line in header])
+    writer.writerows([[csv_value(line)] for line in header])
     writer.writerow([])
-    writer.writerow([_csv_text(heading) for heading in part.headings])
+    writer.writerow([csv_value(heading) for heading in part.headings])
     for row in part.rows:
         values = [_csv_number(value, kind) for value, kind in zip(row[names:], kinds, strict=True)]
-        writer.writerow([*(_csv_text(value) for value in row[:names]), *values])
+        writer.writerow([*(csv_value(value or "") for value in row[:names]), *values])
     return ("\ufeff" + text.getvalue()).encode("utf-8")
 
 
 def _clean(value: Any) -> str:
     """A name as XLSX allows it: control characters dropped (it is written as text whatever it holds)."""
     return ILLEGAL_CHARACTERS_RE.sub("", str(value or ""))
-
-
-def _csv_text(value: Any) -> str:
-    text = str(value or "")
-    return "'" + text if text.startswith(("=", "+", "-", "@", "\t", "\r")) else text
 
 
 def _csv_number(value: Any, kind: str) -> str:
@@ -263,8 +257,3 @@ def _csv_number(value: Any, kind: str) -> str:
 
 def _day(day: date) -> str:
     return day.strftime("%d.%m.%Y")
-
-
-def _sheet_title(title: str) -> str:
-    cleaned = "".join(" " if c in "[]:*?/\\" else c for c in title).strip()
-    return cleaned[:31] or "Sheet"

@@ -66,6 +66,7 @@ _SCHOOLS = """SELECT s.id, s.municipality_id, m.region_id, s.school_days
 # The rollups of the scope's panels: a few are sought one by one in each week or day, many are joined
 # to the registry and kept by the node's own column (SQLite checks that faster than 5,000 ids).
 FEW_PANELS = 500
+FEW_SCHOOLS = 50  # likewise for the schools whose teachers' casts are read
 _OF_SCOPE = """JOIN panel p ON p.id = w.panel_id JOIN school s ON s.id = p.school_id
     JOIN municipality m ON m.id = s.municipality_id"""
 # Row by row, summed in Python: a week is one row per panel, and SQLite's GROUP BY would sort them.
@@ -353,7 +354,7 @@ def _teachers(db: Any, scope: Scope, weeks: list[date]) -> dict[int, dict[date, 
     for week in missing:
         scope._casts[week] = {}
     # A few schools are sought in each week; many are read with every school of the week.
-    few = len(scope.schools) <= FEW_PANELS // 10
+    few = len(scope.schools) <= FEW_SCHOOLS
     rows = db.execute(
         "SELECT week, school_id, sum(casts >= 1), sum(casts >= 3) FROM cast_week"
         " WHERE week IN (SELECT value FROM json_each(?))"

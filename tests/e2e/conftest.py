@@ -167,3 +167,32 @@ def centre_pixel(png: bytes) -> tuple[int, int, int]:
 
 def close_to(colour: tuple[int, ...], expected: tuple[int, int, int], tolerance: int = 12) -> bool:
     return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
+
+
+def signed_in_page(
+    browser: Any, base_url: str, path: str, login: str, password: str, landed: Any, **context: Any
+) -> tuple[Any, list[str]]:
+    """Return a new page signed in as `login` through the real form (opening `path` sends it there and
+    back, to the address `landed` matches), and the list its script errors and CSP violations go to.
+
+    A refused request (a 4xx the page explains) is logged by the browser as an error; it is expected.
+    """
+    options = {"viewport": {"width": 1280, "height": 900}, "locale": "ru-RU", "accept_downloads": True}
+    page = browser.new_context(**{**options, **context}).new_page()
+    page.set_default_timeout(10_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
+    page.on(
+        "console",
+        lambda m: (
+            problems.append(m.text)
+            if "Content Security Policy" in m.text or (m.type == "error" and "status of" not in m.text)
+            else None
+        ),
+    )
+    page.goto(base_url + path)
+    page.get_by_label("Логин").fill(login)
+    page.get_by_label("Пароль").fill(password)
+    page.get_by_role("button", name="Войти").click()
+    page.wait_for_url(landed)
+    return page, problems

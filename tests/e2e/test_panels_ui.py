@@ -26,7 +26,7 @@ from controller.app import create_app
 from controller.store import lifecycle, orgs, users
 from controller.timeutil import iso_from_unix
 
-from .conftest import serve_controller
+from .conftest import serve_controller, signed_in_page
 
 PASSWORD = "пароль-администратора"
 OGRN_BASE = "102540000007"
@@ -119,30 +119,10 @@ def controller_url(tmp_path: Path, spawn: Any) -> Iterator[str]:
 
 
 def sign_in(browser: Browser, base_url: str, login: str = "it7") -> tuple[Page, list[str]]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900},
-        locale="ru-RU",
-        timezone_id="Asia/Novosibirsk",
-        accept_downloads=True,
+    page = "/admin/panels"
+    return signed_in_page(
+        browser, base_url, page, login, PASSWORD, f"**{page}", timezone_id="Asia/Novosibirsk"
     )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(m.text)
-            if "Content Security Policy" in m.text or (m.type == "error" and "status of" not in m.text)
-            else None
-        ),
-    )
-    page.goto(base_url + "/admin/panels")
-    page.get_by_label("Логин").fill(login)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-    page.wait_for_url("**/admin/panels")
-    return page, problems
 
 
 def rows(page: Page) -> Any:

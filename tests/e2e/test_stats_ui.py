@@ -27,7 +27,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, expect
 
-from .conftest import close_to, serve_controller
+from .conftest import close_to, serve_controller, signed_in_page
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART_JS = ROOT / "controller/static/vendor/chartjs/chart.umd.min.js"
@@ -54,27 +54,7 @@ def seeded(tmp_path: Path, spawn: Any) -> Iterator[tuple[str, Path]]:
 
 
 def sign_in(browser: Browser, base_url: str, login: str) -> tuple[Page, list[str]]:
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="ru-RU", accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
-    page.on(
-        "console",
-        lambda m: (
-            problems.append(m.text)
-            if "Content Security Policy" in m.text or (m.type == "error" and "status of" not in m.text)
-            else None
-        ),
-    )
-    page.goto(base_url + "/stats")
-    page.get_by_label("Логин").fill(login)
-    page.get_by_label("Пароль").fill(PASSWORD)
-    page.get_by_role("button", name="Войти").click()
-    page.wait_for_url(re.compile(r"/stats/\w+/\d+"))
-    return page, problems
+    return signed_in_page(browser, base_url, "/stats", login, PASSWORD, re.compile(r"/stats/\w+/\d+"))
 
 
 def rows(page: Page, table: str = "children") -> Any:
