@@ -15,8 +15,28 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", 8080, "port of the web UI, the REST API and Socket.IO"),
     Setting("telemetry_bind", "tcp://127.0.0.1:5556", "ZeroMQ endpoint the telemetry ROUTER binds"),
     Setting("secret_key", "", "key that signs session cookies; made and kept in the data folder when empty"),
-    Setting("cast_ack_timeout", 10.0, "seconds a cast waits for the panel to report the item shown"),
+    Setting(
+        "cast_ack_timeout",
+        10.0,
+        "seconds a cast waits for the panel to report the item shown (six times this for a video, PDF or "
+        "HTML5 bundle, which the panel downloads first)",
+    ),
     Setting("max_upload_bytes", 200 * 1024 * 1024, "largest file accepted into the content store, bytes"),
+    Setting(
+        "school_quota_bytes",
+        5 * 1024**3,
+        "bytes of content one school may hold: its materials' files and PDF page images, each counted once",
+    ),
+    Setting("pdf_max_pages", 200, "a PDF with more pages than this is refused (each page becomes an image)"),
+    Setting("pdf_page_px", 1920, "longer side of the image each PDF page becomes, pixels"),
+    Setting("bundle_max_bytes", 100 * 1024 * 1024, "largest unpacked size of an HTML5 bundle (ZIP), bytes"),
+    Setting("bundle_max_files", 2000, "most files and folders an HTML5 bundle may hold"),
+    Setting(
+        "bundle_max_ratio",
+        100,
+        "a bundle's file over 1 MiB that unpacks to more than this many times its packed size is refused "
+        "(a zip bomb)",
+    ),
     Setting("session_lifetime_hours", 12.0, "hours a sign-in lasts; signing out ends it at once"),
     Setting(
         "secure_cookies", True, "send the session cookie over HTTPS only; false only for a demo on loopback"

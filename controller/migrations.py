@@ -379,3 +379,61 @@ _SCHEMA_0006 = (
         id INTEGER PRIMARY KEY, started_at REAL NOT NULL, period_start TEXT NOT NULL,
         period_end TEXT NOT NULL, files INTEGER NOT NULL DEFAULT 0, error TEXT)""",
 )
+
+
+@migrations(name="0007_casting_materials_alerts")
+def _m0007(db: sqlite_utils.Database) -> None:
+    for statement in _SCHEMA_0007:
+        db.execute(statement)
+
+
+_SCHEMA_0007 = (
+    # What a stored file is (image, video, pdf, html5) and what the panels need to show it: a PDF's page
+    # images (JSON list of {sha256, size, mime}), an HTML5 bundle's start page. Kind and details are
+    # facts of the bytes, the same for every school that uploads them.
+    "ALTER TABLE content ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'",
+    "ALTER TABLE content ADD COLUMN detail TEXT",
+    # Files made from a stored file (a PDF's page images): served to panels like content, counted in
+    # the quota of every school that holds their parent.
+    # (Two versions of one deck may share a page: the page is stored once, a part of each.)
+    """CREATE TABLE content_part (
+        sha256 TEXT NOT NULL, parent TEXT NOT NULL REFERENCES content(sha256),
+        size INTEGER NOT NULL, mime TEXT NOT NULL, PRIMARY KEY (sha256, parent)) WITHOUT ROWID""",
+    "CREATE INDEX content_part_by_parent ON content_part(parent)",
+    # A school's materials: a stored file under the title a teacher gave it. The same bytes uploaded by
+    # two schools are stored once and listed for each; school_id NULL: the samples every school sees.
+    """CREATE TABLE material (
+        id INTEGER PRIMARY KEY, school_id INTEGER REFERENCES school(id),
+        content_sha256 TEXT NOT NULL REFERENCES content(sha256), title TEXT NOT NULL,
+        created_by INTEGER REFERENCES user(id), created_at TEXT NOT NULL)""",
+    "CREATE UNIQUE INDEX material_once ON material(coalesce(school_id, 0), content_sha256)",
+    """INSERT INTO material (school_id, content_sha256, title, created_at)
+        SELECT school_id, sha256, title, created_at FROM content""",
+    # A teacher's saved lesson set: an ordered list of materials and links.
+    """CREATE TABLE lesson_set (
+        id INTEGER PRIMARY KEY, school_id INTEGER NOT NULL REFERENCES school(id),
+        user_id INTEGER NOT NULL REFERENCES user(id), title TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""",
+    "CREATE INDEX lesson_set_by_user ON lesson_set(user_id)",
+    """CREATE TABLE lesson_set_item (
+        set_id INTEGER NOT NULL REFERENCES lesson_set(id) ON DELETE CASCADE, position INTEGER NOT NULL,
+        material_id INTEGER REFERENCES material(id), url TEXT, title TEXT NOT NULL,
+        PRIMARY KEY (set_id, position)) WITHOUT ROWID""",
+    # Who has a room's screens now, with what, and where the remote stands: one cast per room at a time.
+    """CREATE TABLE room_cast (
+        room_id INTEGER PRIMARY KEY REFERENCES room(id), user_id INTEGER REFERENCES user(id),
+        item TEXT NOT NULL, view TEXT NOT NULL, lesson_set_id INTEGER, set_index INTEGER,
+        started_at REAL NOT NULL, updated_at REAL NOT NULL)""",
+    # Alerts to a whole school or municipality, shown over everything until cleared.
+    """CREATE TABLE alert (
+        id INTEGER PRIMARY KEY,
+        node_type TEXT NOT NULL CHECK (node_type IN ('school', 'municipality')), node_id INTEGER NOT NULL,
+        title TEXT NOT NULL, text TEXT NOT NULL, level TEXT NOT NULL DEFAULT 'warning',
+        sender_id INTEGER REFERENCES user(id), created_at REAL NOT NULL,
+        cleared_at REAL, cleared_by INTEGER REFERENCES user(id))""",
+    "CREATE INDEX alert_active ON alert(node_type, node_id) WHERE cleared_at IS NULL",
+    # Each panel's acknowledgement of an alert (or why it failed): the sender sees who has not.
+    """CREATE TABLE alert_ack (
+        alert_id INTEGER NOT NULL REFERENCES alert(id), panel_id INTEGER NOT NULL REFERENCES panel(id),
+        acked_at REAL, error TEXT, PRIMARY KEY (alert_id, panel_id)) WITHOUT ROWID""",
+)
