@@ -10,6 +10,8 @@ EVENT_IDENTIFY = "identify"  # controller -> panel: name and room full-screen fo
 EVENT_SCREENSHOT = "screenshot"  # controller -> panel: acked {"ok", "mime", "data" (base64)}
 EVENT_RESTART_PLAYER = "restart_player"  # acked {"ok"} before the player restarts
 EVENT_REBOOT = "reboot"  # acked {"ok"} before the device reboots
+EVENT_CONTROL = "control"  # controller -> panel: the remote's whole view of the cast, acked {"ok", "view"}
+EVENT_ALERT = "alert"  # controller -> panel: an alert over everything, or null to clear; acked {"ok"}
 PANEL_EVENTS_DOWN = (
     EVENT_SHOW,
     EVENT_STATE,
@@ -17,10 +19,24 @@ PANEL_EVENTS_DOWN = (
     EVENT_SCREENSHOT,
     EVENT_RESTART_PLAYER,
     EVENT_REBOOT,
+    EVENT_CONTROL,
+    EVENT_ALERT,
 )
+# The remote's view of a cast on screen (docs/protocol.md): PDF page, video playing, blanked, frozen.
+DEFAULT_VIEW = {"page": 0, "playing": True, "blank": False, "frozen": False}
+ITEM_KINDS = ("image", "video", "pdf", "html5", "page", "text")
+ALERT_LEVELS = ("info", "warning", "danger")
+MAX_TEXT_CHARS = 2000  # of a text card or an alert
 MAX_SCREENSHOT_BYTES = 8 * 1024 * 1024  # of the image, before base64
 IDENTIFY_SECONDS = 10
 PANEL_EVENTS_UP: tuple[str, ...] = ()
+
+# Socket.IO: the controller -> the signed-in pages (the teacher's remote, alert senders).
+UI_NAMESPACE = "/ui"
+UI_ROOM = "room"  # controller -> page: a room's snapshot (owner, cast, view, each panel's status)
+UI_TAKEN = "taken"  # controller -> page: another teacher took the user's room
+UI_ALERT = "alert"  # controller -> page: an alert's summary (acknowledged, total, the panels missing)
+UI_EVENTS = (UI_ROOM, UI_TAKEN, UI_ALERT)
 
 # ZeroMQ: the panel's agent (DEALER) -> the controller (ROUTER), CURVE-encrypted.
 TELEMETRY_PROTOCOL = b"classcast.telemetry/1"

@@ -21,6 +21,7 @@ CHROMIUM_FLAGS = (
     "--disable-gpu",
     "--disable-quic",
     "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",  # as the kiosk unit: a video cast with sound plays
     # This machine's network is closed; without these Chromium keeps dialling out.
     "--disable-background-networking",
     "--disable-component-update",

@@ -71,10 +71,11 @@ def run(settings: dict) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, stop.set)
     cache = ContentCache(data_dir / "cache", settings["controller_url"], settings["fetch_timeout"])
-    kiosk = Kiosk(cache.get)
+    kiosk = Kiosk(cache.get, cache.bundle_file)
     outbox = UsageOutbox(data_dir, settings["usage_endpoint"])
     showings = Showings(outbox)
     kiosk.on_screen = showings.changed
+    kiosk.on_alert = showings.alert_changed
     outbox.start()
     showings.start()
     server = serve(kiosk, settings["kiosk_host"], settings["kiosk_port"])
@@ -169,6 +170,8 @@ def _forget_revoked(ctx: Context, data_dir: Path) -> PanelIdentity:
     if ctx.state is not None:
         ctx.state.forget()
     ctx.kiosk.clear()
+    if ctx.kiosk.alert is not None:  # the pairing screen must be seen; the alert was the school's
+        gevent.spawn(ctx.kiosk.show_alert, None, ctx.show_timeout)
     ctx.cache.token = None
     log.warning("revoked: credentials and kept state forgotten; new key %s", identity.fingerprint)
     return identity

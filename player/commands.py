@@ -12,11 +12,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 
 from classcast.protocol import (
+    EVENT_ALERT,
+    EVENT_CONTROL,
     EVENT_IDENTIFY,
     EVENT_REBOOT,
     EVENT_RESTART_PLAYER,
@@ -29,6 +30,7 @@ from classcast.protocol import (
 from player.cache import ContentCache, FetchError
 from player.desired import StateFile
 from player.devtools import DevTools, DevToolsError
+from player.items import parse_alert, parse_item, parse_view
 from player.kiosk import Kiosk
 
 log = logging.getLogger(__name__)
@@ -49,44 +51,87 @@ class Context:
 
 def show(ctx: Context, payload: Any) -> dict[str, Any]:
     """Return the ack of a `show`: the time the kiosk page showed the item, or why it did not."""
-    cast_id, item = _parse_show(payload)
-    if item is None:
+    cast = _parse_show(payload)
+    if cast is None:
         log.warning("show: malformed command %r", payload)
         return {"ok": False, "error": "bad_item", "message": "malformed show command"}
     if ctx.state is not None:
         # The controller made this cast the panel's desired one: after a restart offline, it stays.
-        ctx.state.save_show({"cast_id": cast_id, "item": item})
-    return _show_item(ctx, cast_id, item)
+        ctx.state.save_show(cast)
+    return _show_item(ctx, cast)
 
 
-def _show_item(ctx: Context, cast_id: str, item: dict[str, Any]) -> dict[str, Any]:
-    if item["kind"] == "image":
-        try:
-            ctx.cache.ensure(item["sha256"], item["mime"])
-        except FetchError as exc:
-            log.warning("show %s: %s: %s", cast_id, exc.code, exc)
-            return {"ok": False, "error": exc.code, "message": str(exc)[:200]}
-    answer = ctx.kiosk.show(cast_id, item, ctx.show_timeout)
+def _show_item(ctx: Context, cast: dict[str, Any]) -> dict[str, Any]:
+    cast_id, item = cast["cast_id"], cast["item"]
+    try:
+        ctx.cache.ensure_item(item)
+    except FetchError as exc:
+        log.warning("show %s: %s: %s", cast_id, exc.code, exc)
+        return {"ok": False, "error": exc.code, "message": str(exc)[:200]}
+    answer = ctx.kiosk.show(cast_id, item, ctx.show_timeout, cast["view"])
     log.info("show %s (%s): %s", cast_id, item["kind"], "shown" if answer.get("ok") else answer.get("error"))
     return answer
 
 
-def _parse_show(payload: Any) -> tuple[str, dict[str, Any] | None]:
-    if not isinstance(payload, dict) or not isinstance(payload.get("item"), dict):
-        return "?", None
-    cast_id, item = str(payload.get("cast_id", ""))[:40], payload["item"]
-    title = item.get("title") if isinstance(item.get("title"), str) else ""
-    if (
-        item.get("kind") == "image"
-        and isinstance(item.get("sha256"), str)
-        and isinstance(item.get("mime"), str)
-    ):
-        if item["mime"].startswith("image/"):
-            return cast_id, {"kind": "image", "sha256": item["sha256"], "mime": item["mime"], "title": title}
-    if item.get("kind") == "page" and isinstance(item.get("url"), str):
-        if urlsplit(item["url"]).scheme in ("http", "https"):
-            return cast_id, {"kind": "page", "url": item["url"], "title": title}
-    return cast_id, None
+def _parse_show(payload: Any) -> dict[str, Any] | None:
+    """Return the cast ({"cast_id", "item", "view"}) of a `show`, checked, or None when malformed."""
+    if not isinstance(payload, dict):
+        return None
+    item = parse_item(payload.get("item"))
+    view = parse_view(payload.get("view"), item) if item is not None else None
+    cast_id = _cast_id(payload.get("cast_id", ""))
+    if item is None or view is None or cast_id is None:
+        return None
+    return {"cast_id": cast_id, "item": item, "view": view}
+
+
+def _cast_id(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value)[:40]
+
+
+# --- the remote and alerts -------------------------------------------------------------------------
+
+
+def control(ctx: Context, payload: Any) -> dict[str, Any]:
+    """Return the ack of a `control`: the view the page applied to the cast on screen, or why not."""
+    parsed = _parse_control(payload, ctx.kiosk.current)
+    if parsed is None:
+        log.warning("control: malformed %r", payload)
+        return {"ok": False, "error": "bad_control", "message": "malformed control command"}
+    cast_id, view = parsed
+    answer = ctx.kiosk.control(cast_id, view, ctx.show_timeout)
+    log.info("control %s %s: %s", cast_id, view, "applied" if answer["ok"] else answer["error"])
+    if ctx.state is not None and answer.get("error") != "not_shown":
+        # Once the page has it: the fsync costs the remote nothing; a restart then shows this page.
+        gevent.spawn(ctx.state.save_view, cast_id, view)
+    return {"ok": True, "view": view, "shown_at": answer["shown_at"]} if answer["ok"] else answer
+
+
+def _parse_control(payload: Any, current: dict[str, Any] | None) -> tuple[str, dict[str, Any]] | None:
+    """Return the cast and the whole view a `control` names, or None when it is malformed."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("view"), dict):
+        return None
+    cast_id = _cast_id(payload.get("cast_id"))
+    # The item on screen, when it is that cast: a PDF's page is kept to its pages.
+    item = current["item"] if current is not None and current["cast_id"] == cast_id else None
+    view = parse_view(payload["view"], item)
+    return None if cast_id is None or view is None else (cast_id, view)
+
+
+def alert(ctx: Context, payload: Any) -> dict[str, Any]:
+    """Return the ack of an `alert`: when the card went up (or, for null, came down), or why not."""
+    wellformed = isinstance(payload, dict) and "alert" in payload
+    parsed = parse_alert(payload["alert"]) if wellformed and payload["alert"] is not None else None
+    if not wellformed or (payload["alert"] is not None and parsed is None):
+        log.warning("alert: malformed %r", payload)
+        return {"ok": False, "error": "bad_alert", "message": "malformed alert command"}
+    if ctx.state is not None:
+        ctx.state.save_alert(parsed)  # first: a panel restarted now comes back with the alert up
+    answer = ctx.kiosk.show_alert(parsed, ctx.show_timeout)
+    log.info("alert %s: %s", parsed and parsed["id"], "shown" if answer["ok"] else answer["error"])
+    return {"ok": True, "shown_at": answer["shown_at"]} if answer["ok"] else answer
 
 
 # --- the desired state -----------------------------------------------------------------------------
@@ -107,33 +152,51 @@ def state(ctx: Context, payload: Any) -> dict[str, Any]:
 
 
 def parse_state(payload: Any) -> dict[str, Any] | None:
-    """Return the state with its parts checked ({"version", "show", "schedule", "panel"}), or None."""
+    """Return the state with its parts checked (version, show, schedule, panel, alert), or None."""
     if not isinstance(payload, dict):
         return None
     version, show, panel = payload.get("version"), payload.get("show"), payload.get("panel")
     if not isinstance(version, int) or isinstance(version, bool):
         return None
     if show is not None:
-        cast_id, item = _parse_show(show)
-        if item is None:
+        show = _parse_show(show)
+        if show is None:
             return None
-        show = {"cast_id": cast_id, "item": item}
+    alert = payload.get("alert")
+    if alert is not None:
+        alert = parse_alert(alert)
+        if alert is None:
+            return None
     schedule = payload.get("schedule") if isinstance(payload.get("schedule"), dict) else None
     panel = panel if isinstance(panel, dict) else {}
     names = {key: panel.get(key) for key in ("id", "name", "room", "school")}
-    return {"version": version, "show": show, "schedule": schedule, "panel": names}
+    return {"version": version, "show": show, "schedule": schedule, "panel": names, "alert": alert}
 
 
 def apply_state(ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
     """Return {"ok": True} once the screen shows what `desired` says, or why it does not."""
-    show = desired["show"]
+    # The alert first: it is what must be seen at once, and it goes up in a paint.
+    answers = [_apply_alert(ctx, desired["alert"]), _apply_show(ctx, desired["show"])]
+    return next((answer for answer in answers if not answer.get("ok")), {"ok": True})
+
+
+def _apply_alert(ctx: Context, alert: dict[str, Any] | None) -> dict[str, Any]:
+    if alert == ctx.kiosk.alert:
+        return {"ok": True}
+    return ctx.kiosk.show_alert(alert, ctx.show_timeout)
+
+
+def _apply_show(ctx: Context, show: dict[str, Any] | None) -> dict[str, Any]:
     if show is None:
         if ctx.kiosk.current is not None:
             ctx.kiosk.clear()
         return {"ok": True}
     if ctx.kiosk.shown == show["cast_id"]:
-        return {"ok": True}
-    answer = _show_item(ctx, show["cast_id"], show["item"])
+        if (ctx.kiosk.current or {}).get("view") == show["view"]:
+            return {"ok": True}
+        answer = ctx.kiosk.control(show["cast_id"], show["view"], ctx.show_timeout)
+    else:
+        answer = _show_item(ctx, show)
     return {"ok": True} if answer.get("ok") else answer
 
 
@@ -235,4 +298,6 @@ COMMANDS: dict[str, Callable[[Context, Any], dict[str, Any]]] = {
     EVENT_SCREENSHOT: screenshot,
     EVENT_RESTART_PLAYER: restart_player,
     EVENT_REBOOT: reboot,
+    EVENT_CONTROL: control,
+    EVENT_ALERT: alert,
 }

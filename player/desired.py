@@ -2,6 +2,8 @@
 
 The controller sends the whole state (`state` event) every time the panel connects; the player keeps
 the last one in `<data_dir>/state.json` and applies it at start, before the controller is reachable.
+The commands between two states change it too: a `show` its cast, a `control` the cast's view (the
+page the remote reached), an `alert` the alert; so a restarted panel comes back as it was.
 The file is replaced through a temporary file, fsync and a rename, so a power cut leaves either the
 old state or the new one, never half of one.
 """
@@ -17,7 +19,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 FILE = "state.json"
-EMPTY: dict[str, Any] = {"version": 0, "show": None, "schedule": None, "panel": {}}
+EMPTY: dict[str, Any] = {"version": 0, "show": None, "schedule": None, "panel": {}, "alert": None}
 
 
 class StateFile:
@@ -51,6 +53,16 @@ class StateFile:
     def save_show(self, show: dict[str, Any]) -> None:
         """Keep `show` as the cast to show, the rest of the last state as it was (a `show` command)."""
         self.save({**EMPTY, **(self.last or {}), "show": show})
+
+    def save_view(self, cast_id: str, view: dict[str, Any]) -> None:
+        """Keep `view` as the kept cast's view, if `cast_id` is still the kept cast (a `control`)."""
+        show = (self.last or {}).get("show")
+        if isinstance(show, dict) and show.get("cast_id") == cast_id and show.get("view") != view:
+            self.save({**EMPTY, **(self.last or {}), "show": {**show, "view": view}})
+
+    def save_alert(self, alert: dict[str, Any] | None) -> None:
+        """Keep `alert` as the one to show over everything, or none (an `alert` command)."""
+        self.save({**EMPTY, **(self.last or {}), "alert": alert})
 
     def forget(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -5,7 +5,14 @@ posts to `/shown` once an item is on screen. A page that (re)connects is sent th
 once, so a reloaded or restarted browser comes back to what it was showing. Until the panel is
 paired, the page shows the pairing screen instead (a `pairing` event, and the QR code at /pairing.svg).
 A `clear` event takes the page back to its idle screen; an `identify` event lays the panel's name and
-room over the screen for a few seconds, reported on `/shown` like an item, under its own id.
+room over the screen for a few seconds, reported on `/shown` like an item, under its own id; so are a
+`control` (the remote's view of the cast: page, playing, blank, frozen) and an `alert` (a card over
+everything, or none).
+
+Cached files are served at /cache/<sha256> (with byte ranges, so a video can seek), an HTML5 bundle's
+files at /bundle/<sha256>/<path>, under a policy that keeps a bundle to its own files. The page shows
+a bundle in a frame sandboxed without allow-same-origin: its origin is opaque, and /events and
+/shown refuse any origin but the page's own.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import gevent.event
 import gevent.queue
 from gevent import pywsgi
 
+from player.files import bundle_headers, ranged_file
 from player.qr import qr_svg
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,8 @@ log = logging.getLogger(__name__)
 _STATIC = files("player") / "static"
 _STATIC_FILES = {"kiosk.js", "kiosk.css"}
 _CACHE_PATH = re.compile(r"/cache/([0-9a-f]{64})")
+_BUNDLE_PATH = re.compile(r"/bundle/([0-9a-f]{64})/(.+)")
+_PAGE_ERRORS = ("bad_item", "fetch_failed", "not_shown", "replaced")  # what a page may report
 _KEEPALIVE_S = 15.0
 _HEADERS = [
     (
@@ -43,15 +53,20 @@ _HEADERS = [
     ("Cache-Control", "no-store"),
 ]
 StartResponse = Callable[..., Any]
+FileLookup = Callable[..., tuple[Path, str] | None]
 
 
 class Kiosk:
     """What the page shows now, the pages attached, and the wait for each item to be shown."""
 
-    def __init__(self, cached: Callable[[str], tuple[Path, str] | None]) -> None:
+    def __init__(self, cached: FileLookup, bundle_file: FileLookup | None = None) -> None:
         self._cached_file = cached
-        self.current: dict[str, Any] | None = None
+        self.bundle_file = bundle_file  # (sha256, path) -> a bundle's file; None: no bundles
+        self.current: dict[str, Any] | None = None  # {"cast_id", "item", "view"?}
         self.shown: str | None = None  # the cast the page last reported on screen
+        self.alert: dict[str, Any] | None = None  # the alert to show over everything
+        self.alert_shown: str | None = None  # the id of the alert the page last reported up
+        self._alert_message: dict[str, Any] | None = None  # the last `alert` event, for pages to come
         self._pages: set[gevent.queue.Queue] = set()
         self._waiting: dict[str, list[gevent.event.AsyncResult]] = {}
         self.attached = gevent.event.Event()
@@ -59,16 +74,44 @@ class Kiosk:
         self._qr: tuple[str, bytes] | None = None  # (the text it encodes, the SVG)
         # Told what is on screen whenever that changes: the cast's message, or None for the idle look.
         self.on_screen: Callable[[dict[str, Any] | None], None] = lambda message: None
+        # Told when the alert on screen changes: the alert, or None once the page took it down.
+        self.on_alert: Callable[[dict[str, Any] | None], None] = lambda alert: None
 
     @property
     def pages(self) -> int:
         return len(self._pages)
 
-    def show(self, cast_id: str, item: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def show(
+        self, cast_id: str, item: dict[str, Any], timeout: float, view: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Return the page's report once `item` is on screen: {"ok", "shown_at"} or an error answer."""
-        message = {"cast_id": cast_id, "item": item}
+        message: dict[str, Any] = {"cast_id": cast_id, "item": item}
+        if view is not None:
+            message["view"] = view
         self.current = message
         return self._await_report(cast_id, "show", message, timeout)
+
+    def control(self, cast_id: str, view: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Return the page's report once it applied `view` to the cast on screen, or why it did not."""
+        if self.current is None or self.current["cast_id"] != cast_id or self.shown != cast_id:
+            return {"ok": False, "error": "not_shown"}
+        self.current = {**self.current, "view": view}  # a page that attaches later starts from it
+        if not self._pages:
+            return {"ok": False, "error": "no_display"}
+        report_id = "control:" + secrets.token_hex(4)
+        return self._await_report(
+            report_id, "control", {"id": report_id, "cast_id": cast_id, "view": view}, timeout
+        )
+
+    def show_alert(self, alert: dict[str, Any] | None, timeout: float) -> dict[str, Any]:
+        """Return the page's report once `alert` is over the screen (or, for None, gone), or why not.
+
+        The alert stays the kiosk's either way: a page that attaches later shows it at once (and its
+        report then answers this wait, as for `show`).
+        """
+        report_id = "alert:" + secrets.token_hex(4)
+        self.alert, self._alert_message = alert, {"id": report_id, "alert": alert}
+        return self._await_report(report_id, "alert", self._alert_message, timeout)
 
     def clear(self) -> None:
         """Take the screen back to its idle look (the clock), and a page that attaches later too."""
@@ -116,20 +159,29 @@ class Kiosk:
             page.put((event, message))
 
     def report(self, body: dict[str, Any]) -> None:
-        """Take a page's report that an item (or the name card, by `id`) is on screen, or is not."""
+        """Take a page's report that an item (or a card or a view, by `id`) is on screen, or is not."""
         shown = body.get("ok") is True and isinstance(body.get("shown_at"), int | float)
         if shown and self.current is not None and body.get("cast_id") == self.current["cast_id"]:
             if self.shown != self.current["cast_id"]:
                 self.on_screen(self.current)
             self.shown = self.current["cast_id"]
+        if shown and str(body.get("id")).startswith("alert:"):
+            self._alert_reported(body.get("alert_id"))
         waiters = self._waiting.pop(str(body.get("id") or body.get("cast_id")), [])
         if shown:
             answer = {"ok": True, "shown_at": float(body["shown_at"])}
         else:
-            error = body.get("error") if body.get("error") in ("bad_item", "fetch_failed") else "bad_item"
+            error = body.get("error") if body.get("error") in _PAGE_ERRORS else "bad_item"
             answer = {"ok": False, "error": error, "message": str(body.get("message", ""))[:200]}
         for waiting in waiters:
             waiting.set(answer)
+
+    def _alert_reported(self, alert_id: Any) -> None:
+        # A late report of an alert already replaced changes nothing: only the kiosk's own alert counts.
+        wanted = self.alert["id"] if self.alert is not None else None
+        if alert_id == wanted and alert_id != self.alert_shown:
+            self.alert_shown = wanted
+            self.on_alert(self.alert)
 
     # --- WSGI ---------------------------------------------------------------------------------------
 
@@ -145,14 +197,19 @@ class Kiosk:
             return _file_bytes(start_response, self._qr[1], "image/svg+xml")
         if method == "GET" and path == "/healthz":
             return _plain(start_response, "200 OK", b"attached" if self._pages else b"waiting")
+        if path in ("/events", "/shown") and not _own_origin(environ):
+            return _plain(start_response, "403 Forbidden", b"not this page's")
         if method == "GET" and path == "/events":
             start_response("200 OK", [("Content-Type", "text/event-stream"), *_HEADERS])
             return self._stream()
         if method == "POST" and path == "/shown":
             return self._shown(environ, start_response)
-        match = _CACHE_PATH.fullmatch(path)
-        if method == "GET" and match:
-            return self._cached(match.group(1), start_response)
+        if method == "GET" and (match := _CACHE_PATH.fullmatch(path)):
+            return self._serve(environ, start_response, self._cached_file(match.group(1)), _HEADERS)
+        if method == "GET" and (match := _BUNDLE_PATH.fullmatch(path)) and self.bundle_file is not None:
+            found = self.bundle_file(*match.groups())
+            policy = bundle_headers(environ.get("HTTP_HOST", ""), match.group(1))
+            return self._serve(environ, start_response, found, policy)
         return _plain(start_response, "404 Not Found", b"not found")
 
     def _stream(self) -> Iterator[bytes]:
@@ -166,6 +223,8 @@ class Kiosk:
                 yield _event("pairing", self.pairing)
             if self.current is not None:
                 yield _event("show", self.current)
+            if self._alert_message is not None:
+                yield _event("alert", self._alert_message)
             while True:
                 try:
                     yield _event(*page.get(timeout=_KEEPALIVE_S))
@@ -178,6 +237,8 @@ class Kiosk:
             log.info("kiosk page detached (%d open)", len(self._pages))
 
     def _shown(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        if environ.get("CONTENT_TYPE", "").split(";")[0].strip() != "application/json":
+            return _plain(start_response, "415 Unsupported Media Type", b"JSON only")
         try:
             length = min(int(environ.get("CONTENT_LENGTH") or 0), 4096)
             body = json.loads(environ["wsgi.input"].read(length) or b"{}")
@@ -188,11 +249,22 @@ class Kiosk:
             self.report(body)
         return _plain(start_response, "204 No Content", b"")
 
-    def _cached(self, sha256: str, start_response: StartResponse) -> list[bytes]:
-        found = self._cached_file(sha256)
+    def _serve(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        found: tuple[Path, str] | None,
+        headers: list[tuple[str, str]],
+    ) -> Iterator[bytes] | list[bytes]:
         if found is None:
             return _plain(start_response, "404 Not Found", b"not cached")
-        return _file(start_response, *found)
+        return ranged_file(environ, start_response, *found, headers)
+
+
+def _own_origin(environ: dict[str, Any]) -> bool:
+    """Return whether a request comes from the kiosk page itself (a sandboxed frame's origin is "null")."""
+    origin = environ.get("HTTP_ORIGIN")
+    return origin is None or origin == "http://" + environ.get("HTTP_HOST", "")
 
 
 def _event(name: str, message: dict[str, Any]) -> bytes:

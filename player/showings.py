@@ -2,6 +2,8 @@
 
 A showing is reported when it ends (another item, or the idle look) and every REPORT_EVERY_S while it
 lasts, so a power cut loses at most that much; the reports of one showing are numbered by `part`.
+An alert is a showing of its own (source `alert`, kind `text`, not a lesson) that covers the cast:
+the cast's time stops while the alert is up and goes on, as its next part, once the alert is gone.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ REPORT_EVERY_S = 300.0
 
 @dataclass
 class _Showing:
-    message: dict[str, Any]
+    message: dict[str, Any]  # a cast's {"cast_id", "item"}, or an alert
     since: float  # monotonic: the start of the part not yet reported
+    source: str = "cast"
     part: int = 0
 
 
@@ -34,21 +37,37 @@ class Showings:
 
     def __init__(self, outbox: UsageOutbox) -> None:
         self.outbox = outbox
-        self._now: _Showing | None = None
+        self._cast: _Showing | None = None
+        self._alert: _Showing | None = None
         self._ticker: gevent.Greenlet | None = None
 
     def changed(self, message: dict[str, Any] | None) -> None:
         """The screen now shows the cast `message` ({"cast_id", "item"}), or no cast (None)."""
-        if self._now is not None:
-            self._report(time.monotonic())
-        self._now = None if message is None else _Showing(message, time.monotonic())
+        now = time.monotonic()
+        if self._cast is not None and self._alert is None:
+            self._report(self._cast, now)
+        self._cast = None if message is None else _Showing(message, now)
+
+    def alert_changed(self, alert: dict[str, Any] | None) -> None:
+        """The screen now shows `alert` over everything, or no alert (None)."""
+        if (alert or {}).get("id") == (self._alert.message.get("id") if self._alert else None):
+            return  # the same alert again (a page reloaded), or still none
+        now = time.monotonic()
+        covered = self._alert or self._cast
+        if covered is not None:
+            self._report(covered, now)
+            covered.part += 1  # a cast goes on later as its next part; an alert ends here
+        self._alert = None if alert is None else _Showing(alert, now, source="alert")
+        if self._cast is not None:
+            self._cast.since = now
 
     def tick(self) -> None:
         """Report the part of a long showing that is due, and go on with it."""
         now = time.monotonic()
-        if self._now is not None and now - self._now.since >= REPORT_EVERY_S:
-            self._report(now)
-            self._now.since, self._now.part = now, self._now.part + 1
+        showing = self._alert or self._cast
+        if showing is not None and now - showing.since >= REPORT_EVERY_S:
+            self._report(showing, now)
+            showing.since, showing.part = now, showing.part + 1
 
     def start(self) -> None:
         self._ticker = gevent.spawn(self._tick_forever)
@@ -57,6 +76,7 @@ class Showings:
         """Report what is on screen so far (the player is stopping), and stop ticking."""
         if self._ticker is not None:
             self._ticker.kill()
+        self.alert_changed(None)
         self.changed(None)
 
     def _tick_forever(self) -> None:
@@ -64,21 +84,28 @@ class Showings:
             gevent.sleep(REPORT_EVERY_S / 5)
             self.tick()
 
-    def _report(self, now: float) -> None:
-        assert self._now is not None
-        item = self._now.message.get("item") or {}
-        cast_id = str(self._now.message.get("cast_id", ""))
-        event = Shown(
-            source="cast",
-            kind=item.get("kind") if item.get("kind") in ITEM_KINDS else None,
-            lesson=True,  # a teacher's cast is lesson content
-            library=bool(item.get("library")),
-            duration_s=round(now - self._now.since, 3),
-            part=self._now.part,
-            cast_id=int(cast_id) if cast_id.isdigit() else None,
-            sha256=item.get("sha256") if isinstance(item.get("sha256"), str) else None,
-        )
+    def _report(self, showing: _Showing, now: float) -> None:
+        duration_s = round(now - showing.since, 3)
+        if showing.source == "alert":
+            event = Shown(source="alert", kind="text", lesson=False, duration_s=duration_s, part=showing.part)
+        else:
+            event = _cast_shown(showing.message, duration_s, showing.part)
         try:
             self.outbox.record(event)
         except sqlite3.Error as exc:  # a full disk: the showing goes unreported, the screen goes on
             log.warning("could not record what was shown: %s", exc)
+
+
+def _cast_shown(message: dict[str, Any], duration_s: float, part: int) -> Shown:
+    item = message.get("item") or {}
+    cast_id = str(message.get("cast_id", ""))
+    return Shown(
+        source="cast",
+        kind=item.get("kind") if item.get("kind") in ITEM_KINDS else None,
+        lesson=True,  # a teacher's cast is lesson content
+        library=bool(item.get("library")),
+        duration_s=duration_s,
+        part=part,
+        cast_id=int(cast_id) if cast_id.isdigit() else None,
+        sha256=item.get("sha256") if isinstance(item.get("sha256"), str) else None,
+    )

@@ -8,9 +8,20 @@ from typing import Any
 
 import pytest
 
-from classcast.protocol import PANEL_EVENTS_DOWN
+from classcast.protocol import DEFAULT_VIEW, PANEL_EVENTS_DOWN
 from player.cache import ContentCache
-from player.commands import COMMANDS, Context, identify, reboot, restart_player, screenshot, show, state
+from player.commands import (
+    COMMANDS,
+    Context,
+    alert,
+    control,
+    identify,
+    reboot,
+    restart_player,
+    screenshot,
+    show,
+    state,
+)
 from player.kiosk import Kiosk
 from tests.player.conftest import ContentServer, solid_png
 
@@ -62,6 +73,8 @@ def test_every_command_the_controller_sends_has_its_handler() -> None:
         "screenshot": screenshot,
         "restart_player": restart_player,
         "reboot": reboot,
+        "control": control,
+        "alert": alert,
     }
     assert set(COMMANDS) == set(PANEL_EVENTS_DOWN)
 
@@ -112,4 +125,5 @@ def test_well_formed_page_reaches_the_kiosk_and_times_out_with_no_page_attached(
     assert ctx.kiosk.current == {
         "cast_id": "c9",
         "item": {"kind": "page", "url": "https://example.org/", "title": ""},
+        "view": DEFAULT_VIEW,
     }
