@@ -38,7 +38,7 @@ translations: $(MO)
 $(MO): controller/translations/en/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel -q compile -d controller/translations
 
-# The browser libraries the staff pages load (Chart.js), pinned and hash-checked, from the npm registry
+# The browser libraries the pages load (Chart.js, the Socket.IO client), pinned and hash-checked, from the npm registry
 # into controller/static/vendor/ (not committed); nothing is fetched when they are already there.
 browser-libs:
 	$(PYTHON) scripts/browser-libs

@@ -25,6 +25,7 @@ _REGIONAL = frozenset({"regional", "operator"})
 _MUNICIPAL = frozenset({"municipal", "regional", "operator"})
 _CASTING = frozenset({"teacher", "school_it"})
 _SCHOOL_IT = frozenset({"school_it"})  # who registers the school's panels (DESIGN.md: roles)
+_ALERTING = frozenset({"school_it", "municipal"})
 
 
 def _registry(managers: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -41,8 +42,12 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "user": {"read": _STAFF, "create": _STAFF, "update": _STAFF, "archive": _STAFF, "export": _STAFF},
     "audit": {"read": _STAFF},
     "import": {"create": _STAFF},
-    "cast": {"read": _CASTING, "create": _CASTING},
-    "content": {"create": _CASTING},
+    # A cast, and the remote of what a room shows (control: page, play, blank, freeze, stop).
+    "cast": {"read": _CASTING, "create": _CASTING, "control": _CASTING},
+    "content": {"read": _CASTING, "create": _CASTING},
+    "lesson_set": {"read": _CASTING, "create": _CASTING, "update": _CASTING, "archive": _CASTING},
+    # An alert over every screen of a school (school IT) or of a municipality (its coordinators).
+    "alert": {"read": _ALERTING | _REGIONAL, "create": _ALERTING, "update": _ALERTING},
     # School IT registers, manages and commands its school's panels; every staff member above reads them.
     "panel": {
         "read": _STAFF,
@@ -89,6 +94,12 @@ _PLACE_SQL = {
     "panel": _SCHOOL_PLACE + "(SELECT school_id FROM panel WHERE id = ?)",
     "cast": _SCHOOL_PLACE
     + '(SELECT p.school_id FROM "cast" c JOIN panel p ON p.id = c.panel_id WHERE c.id = ?)',
+    "lesson_set": _SCHOOL_PLACE + "(SELECT school_id FROM lesson_set WHERE id = ?)",
+    "alert": """SELECT coalesce(m.region_id, sm.region_id) AS region_id,
+        coalesce(m.id, s.municipality_id) AS municipality_id, s.id AS school_id FROM alert a
+        LEFT JOIN municipality m ON a.node_type = 'municipality' AND m.id = a.node_id
+        LEFT JOIN school s ON a.node_type = 'school' AND s.id = a.node_id
+        LEFT JOIN municipality sm ON sm.id = s.municipality_id WHERE a.id = ?""",
 }
 
 

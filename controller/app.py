@@ -36,6 +36,8 @@ class Services:
     hub: Any  # controller.web.panels.PanelHub; typed loosely to keep this module free of the web layer
     ingest: Any = None  # controller.ingest.TelemetryIngest, once the server starts it
     metrics: Any = None  # controller.metrics.Metrics, made when the metrics blueprint is registered
+    live: Any = None  # controller.web.live.Live: what the signed-in pages hear at once
+    alerts: Any = None  # controller.alerts.AckBook: panels' acknowledgements of alerts, written in batches
 
 
 def services() -> Services:
@@ -65,12 +67,14 @@ def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None
         hops = settings["proxy_hops"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     db = Database(data_dir / DB_FILE)
+    from controller.alerts import AckBook
     from controller.web import panels as panels_web
+    from controller.web.live import Live
 
     hub = panels_web.PanelHub(socketio, settings["cast_ack_timeout"])
-    app.extensions["classcast"] = Services(
-        settings, data_dir, db, ContentStore(data_dir / "content"), socketio, hub
-    )
+    svc = Services(settings, data_dir, db, ContentStore(data_dir / "content"), socketio, hub)
+    svc.live, svc.alerts = Live(socketio, svc), AckBook(svc)
+    app.extensions["classcast"] = svc
     _register_web(app, socketio)
     return app
 
@@ -80,6 +84,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
     from controller.web import (
         accounts,
         admin,
+        alerts,
         audit_log,
         auth,
         casting,
@@ -87,6 +92,8 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         exports,
         health,
         imports,
+        live,
+        materials,
         metrics,
         notifications,
         oidc,
@@ -106,6 +113,8 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         auth,
         oidc,
         casting,
+        materials,
+        alerts,
         panels,
         pairing,
         panel_registry,
@@ -123,6 +132,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
     for module in blueprints:
         app.register_blueprint(module.blueprint)
     socketio.on_namespace(panels.PanelNamespace())
+    socketio.on_namespace(live.UiNamespace())
     security.init_app(app)
     i18n.init_app(app)
     errors.init_app(app)

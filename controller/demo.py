@@ -24,7 +24,7 @@ import gevent.event
 from classcast.identity import ensure_identity, save_enrollment
 from controller import seed as region_seed
 from controller.app import Services, create_app
-from controller.casting import cast_to_room, item_from_content
+from controller.casting import cast, choice_from
 from controller.demo_panels import PanelProcesses, find_chromium
 from controller.server import ControllerServer
 from controller.store import content, orgs, panels, telemetry, users
@@ -188,9 +188,10 @@ def _wait_connected(svc: Services, fleet: PanelProcesses, panel_count: int, stop
 
 
 def _cast_round(svc: Services, world: DemoWorld, sha256: str, tally: Tally) -> None:
-    item = item_from_content(svc, sha256, world.teacher["node_id"])
+    choice = choice_from(svc, world.teacher, {"content": sha256})
+    item = choice.item
     for room_id in world.room_ids:
-        for answer in cast_to_room(svc, world.teacher, room_id, item):
+        for answer in cast(svc, world.teacher, [room_id], choice):
             tally.casts += 1
             if answer.get("ok"):
                 tally.shown += 1

@@ -31,6 +31,7 @@ ACTIONS = (
     "move_panel",
     "panel_command",
     "cast",
+    "alert",
 )
 _SECRET_WORDS = ("password", "token", "secret", "session")
 

@@ -13,14 +13,30 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from controller.store import alerts
+
 EMPTY: dict[str, Any] = {"show": None, "schedule": None}
 
 
 def get(db: Database, panel_id: int) -> dict[str, Any]:
-    """Return the panel's desired state with its version: {"version", "show", "schedule", "panel"}."""
+    """Return the panel's desired state: {"version", "show", "schedule", "alert", "panel"}.
+
+    The alert is not kept per panel: it is the one active for the panel's school (or municipality)
+    now, so an alert reaches every panel of its scope, those that connect later too.
+    """
     row = db.execute("SELECT version, state FROM panel_desired WHERE panel_id = ?", [panel_id]).fetchone()
     version, state = (row[0], json.loads(row[1])) if row else (0, dict(EMPTY))
-    return {"version": version, **EMPTY, **state, "panel": _names(db, panel_id)}
+    names = _names(db, panel_id)
+    school = db.execute("SELECT school_id FROM panel WHERE id = ?", [panel_id]).fetchone()
+    alert = alerts.active_for_schools(db, [school[0]]).get(school[0]) if school else None
+    return {"version": version, **EMPTY, **state, "alert": alert_message(alert), "panel": names}
+
+
+def alert_message(alert: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return an alert as panels receive it (docs/protocol.md), or None for no alert."""
+    if alert is None:
+        return None
+    return {"id": str(alert["id"]), "title": alert["title"], "text": alert["text"], "level": alert["level"]}
 
 
 def _names(db: Database, panel_id: int) -> dict[str, Any]:

@@ -1,18 +1,21 @@
-"""The teacher's page and the cast API: choose a room, choose what to show, see each screen's answer."""
+"""The teacher's page and its API: the rooms and what their screens show, casting, the remote."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from classcast.i18n import N_
+from controller import access, remote
 from controller.app import services
-from controller.casting import CastError, cast_to_room, item_from_content, item_from_url
+from controller.casting import CastError, cast, choice_from, room_ids_from
 from controller.i18n import translate
-from controller.store import casts, content, orgs, panels
+from controller.rooms import snapshots
+from controller.store import audit, casts, orgs, room_casts
 from controller.web.auth import current_user, login_required
 from controller.web.guard import guarded, public
 from controller.web.security import check_csrf
@@ -21,73 +24,75 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("casting", __name__)
 
 _STATUS = {"shown": N_("показано"), "failed": N_("ошибка"), "sent": N_("отправлено")}
-_ERRORS = {
-    "offline": N_("экран не в сети"),
-    "no_answer": N_("экран не ответил"),
-    "no_display": N_("на экране не запущена страница показа"),
-    "timeout": N_("страница показа не подтвердила показ"),
-    "fetch_failed": N_("экран не смог загрузить материал"),
-    "checksum_mismatch": N_("материал повреждён при загрузке"),
-    "bad_item": N_("экран не понял команду"),
-}
 
 
 @blueprint.get("/")
 @login_required
-@public("the caller's own page: lists only the rooms of their own school")
+@public("the caller's own page: its data comes from the guarded API below")
 def home():
     user = current_user()
     if user["node_type"] != "school":
         # Municipal, regional and operator staff cast nothing; their work starts at the registry.
         return redirect(url_for("admin.registry_page"))
+    return render_template("teacher.html", user=user)
+
+
+@blueprint.get("/api/cast/rooms")
+@guarded("cast", "read")
+def rooms_api():
+    """The rooms of the caller's school, the caller's usual rooms first."""
+    return {"rooms": school_rooms(current_user())}
+
+
+def school_rooms(user: dict[str, Any]) -> list[dict[str, Any]]:
     svc = services()
-    school_id = user["node_id"] if user["node_type"] == "school" else None
-    rooms = orgs.rooms_of_school(svc.db.read, school_id) if school_id else []
-    for room in rooms:
-        room["online"] = sum(
-            svc.hub.is_connected(p["id"]) for p in panels.panels_of_room(svc.db.read, room["id"])
-        )
-    materials = list(
-        svc.db.read.query(
-            "SELECT * FROM content WHERE school_id IS NULL OR school_id = ? ORDER BY title", [school_id]
-        )
-    )
-    return render_template("teacher.html", user=user, rooms=rooms, materials=materials)
-
-
-@blueprint.post("/cast")
-@login_required
-@guarded("cast", "create", parent="room")
-def cast_form():
-    """Cast from the teacher's page (a form post); the answers come back as a notice on the page."""
-    check_csrf()
-    try:
-        answers = _cast(request.form)
-    except CastError as exc:
-        flash(translate(exc.message), "error")
-        return redirect(url_for("casting.home"))
-    for answer in answers:
-        if answer.get("ok"):
-            flash(_("%(panel)s: показано", panel=answer["panel"]), "ok")
-        else:
-            reason = translate(_ERRORS.get(answer.get("error"), N_("ошибка")))
-            flash(_("%(panel)s: %(reason)s", panel=answer["panel"], reason=reason), "error")
-    return redirect(url_for("casting.home"))
+    found = orgs.rooms_of_school(svc.db.read, user["node_id"]) if user["node_type"] == "school" else []
+    usual = room_casts.usual_rooms(svc.db.read, user["id"])
+    for room in found:
+        room["usual"] = room["id"] in usual
+    found.sort(key=lambda room: -usual.get(room["id"], 0))  # stable: name order within each count
+    return snapshots(svc.db.read, svc.hub, found, translate)
 
 
 @blueprint.post("/api/casts")
-@guarded("cast", "create", parent="room")
+@guarded("cast", "create")
 def cast_api():
-    """Cast from a script or a page: JSON in, each panel's answer out."""
-    check_csrf()
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return {"error": "bad_request", "message": _("Нужен JSON-объект.")}, 400
-    try:
-        answers = _cast(body)
-    except CastError as exc:
-        return {"error": exc.code, "message": translate(exc.message)}, exc.status
-    return {"casts": answers}
+    """Cast to one room or several: JSON in; each panel's answer and the rooms' snapshots out."""
+    body = _json_body()
+    return _answer(lambda user: _cast(user, body))
+
+
+def _cast(user: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    room_ids = room_ids_from(body)
+    choice = choice_from(services(), user, body)
+    answers = cast(services(), user, room_ids, choice, body.get("take_over") is True)
+    return {"casts": answers, "rooms": _changed(user, room_ids)}
+
+
+@blueprint.post("/api/rooms/<int:room_id>/control")
+@guarded("cast", "control", id_arg="room_id", id_kind="room")
+def control_api(room_id: int):
+    """A press of the remote: next, prev, goto ("page"), play, pause, blank, unblank, freeze, unfreeze."""
+    body = _json_body()
+
+    def act(user: dict[str, Any]) -> dict[str, Any]:
+        answers = remote.control(services(), user, room_id, body.get("action"), body.get("page"))
+        return {"answers": answers, "room": _changed(user, [room_id])[0]}
+
+    return _answer(act)
+
+
+@blueprint.post("/api/rooms/<int:room_id>/stop")
+@guarded("cast", "control", id_arg="room_id", id_kind="room")
+def stop_api(room_id: int):
+    """Take the room's screens back to their schedule."""
+    _json_body()
+
+    def act(user: dict[str, Any]) -> dict[str, Any]:
+        answers = remote.stop(services(), user, room_id)
+        return {"answers": answers, "room": _changed(user, [room_id])[0]}
+
+    return _answer(act)
 
 
 @blueprint.get("/api/casts/<int:cast_id>")
@@ -98,41 +103,38 @@ def cast_status(cast_id: int):
     return record
 
 
-def _cast(fields: Any) -> list[dict[str, Any]]:
-    user = current_user()
-    svc = services()
-    try:
-        room_id = int(fields.get("room_id", ""))
-    except (TypeError, ValueError):
-        raise CastError("bad_room", N_("Выберите кабинет.")) from None
-    if user["node_type"] != "school":
-        raise CastError("no_such_room", N_("Кабинет не найден."), 404)
-    if fields.get("content"):
-        item = item_from_content(svc, str(fields["content"]), user["node_id"])
-    elif fields.get("url"):
-        item = item_from_url(str(fields["url"]), fields.get("title"))
-    else:
-        raise CastError("no_item", N_("Выберите материал или вставьте ссылку."))
-    return cast_to_room(svc, user, room_id, item)
-
-
-@blueprint.post("/content")
-@login_required
-@guarded("content", "create", parent="home")
-def upload():
-    """Add an uploaded image to the content store of the user's school."""
+def _json_body() -> dict[str, Any]:
     check_csrf()
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def _answer(act: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
     user = current_user()
-    upload = request.files.get("file")
-    if upload is None or user["node_type"] != "school":
-        flash(_("Выберите файл."), "error")
-        return redirect(url_for("casting.home"))
-    title = (request.form.get("title") or upload.filename or _("Материал")).strip()[:200]
+    if user["node_type"] != "school":
+        return {"error": "no_such_room", "message": _("Кабинет не найден.")}, 404
     try:
-        record = content.add_content(services().db, services().content, upload.read(), title, user["node_id"])
-    except content.ContentError as exc:
-        flash(translate(str(exc)), "error")
-        return redirect(url_for("casting.home"))
-    log.info("user %s uploaded content %s (%s bytes)", user["id"], record["sha256"], record["size"])
-    flash(_("Материал «%(title)s» загружен.", title=record["title"]), "ok")
-    return redirect(url_for("casting.home"))
+        return act(user)
+    except CastError as exc:
+        log.info("user %s: %s (%s)", user["id"], exc.code, request.path)
+        if exc.status in (403, 404):
+            _audit_denial(user, exc)
+        return {"error": exc.code, "message": translate(exc.message), **exc.detail}, exc.status
+
+
+def _audit_denial(user: dict[str, Any], exc: CastError) -> None:
+    """Keep a refused room or material in the audit log, as the guard keeps every other denial."""
+    svc = services()
+    actor = audit.Actor.of(user, request.remote_addr)
+    detail = {"route": request.path[:200], "status": exc.status, "error": exc.code}
+    home = access.home_of(svc.db.read, user)
+    svc.db.write(audit.record, actor, "denied", "denied", "cast", None, home, detail)
+
+
+def _changed(user: dict[str, Any], room_ids: list[int]) -> list[dict[str, Any]]:
+    """Return the rooms' snapshots, after telling every open page of the school."""
+    svc = services()
+    found = [room for room in (orgs.get_room(svc.db.read, room_id) for room_id in room_ids) if room]
+    changed = snapshots(svc.db.read, svc.hub, found, translate)
+    svc.live.rooms_changed(changed, user["node_id"])
+    return changed

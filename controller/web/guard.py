@@ -38,12 +38,19 @@ class Guard:
     id_arg: str | None = None  # the view argument that names the object
     parent: str | None = None  # for create: the kind whose id the body's "<parent>_id" names
     of_arg: str | None = None  # the view argument naming the kind of object id_arg names, if not `kind`
+    id_kind: str | None = None  # the kind of object id_arg names, if not `kind` (the room a cast is in)
 
 
 def guarded(
-    kind: str, action: str, *, id_arg: str | None = None, parent: str | None = None, of_arg: str | None = None
+    kind: str,
+    action: str,
+    *,
+    id_arg: str | None = None,
+    parent: str | None = None,
+    of_arg: str | None = None,
+    id_kind: str | None = None,
 ) -> Callable:
-    guard = Guard(kind, action, id_arg, parent, of_arg)
+    guard = Guard(kind, action, id_arg, parent, of_arg, id_kind)
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -92,7 +99,8 @@ def _authorize(user: dict[str, Any], guard: Guard, kwargs: dict[str, Any]) -> ac
         where = kwargs[guard.of_arg]  # the statistics of a region, a school, a panel…
         place = access.Place() if where == "all" else access.place_of(db, where, kwargs[guard.id_arg])
     elif guard.id_arg is not None:
-        place = access.place_of(db, guard.kind, kwargs[guard.id_arg])
+        where = guard.id_kind
+        place = access.place_of(db, guard.id_kind or guard.kind, kwargs[guard.id_arg])
     elif guard.parent == "home":
         place = access.home_of(db, user)  # created in the user's own node (their school's content)
     elif guard.parent == "node":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import gevent.event
@@ -99,6 +100,34 @@ class PanelHub:
             return {"ok": False, "error": "no_answer"}
         return args[0] if args and isinstance(args[0], dict) else {"ok": False, "error": "bad_answer"}
 
+    def emit_each(
+        self,
+        messages: list[tuple[int, dict[str, Any]]],
+        event: str,
+        answered: Callable[[int, dict[str, Any]], None],
+    ) -> None:
+        """Send `event` to many panels at once without waiting; `answered(panel_id, ack)` takes each ack.
+
+        A panel that is not connected is answered {"ok": false, "error": "offline"} at once; one that
+        never acknowledges is never answered (the caller counts it as not acknowledged).
+        """
+        for panel_id, payload in messages:
+            sid = self._sid_of.get(panel_id)
+            if sid is None:
+                answered(panel_id, {"ok": False, "error": "offline"})
+                continue
+            self.socketio.emit(
+                event, payload, to=sid, namespace=PANEL_NAMESPACE, callback=_ack_to(answered, panel_id)
+            )
+
+
+def _ack_to(answered: Callable[[int, dict[str, Any]], None], panel_id: int) -> Callable[..., None]:
+    def ack(*args: Any) -> None:
+        answer = args[0] if args and isinstance(args[0], dict) else {"ok": False, "error": "bad_answer"}
+        answered(panel_id, answer)
+
+    return ack
+
 
 class PanelNamespace(Namespace):
     """`/panel`: players sign in with their token and receive commands (docs/protocol.md)."""
@@ -126,12 +155,18 @@ class PanelNamespace(Namespace):
         svc.db.write(panels.mark_connected, panel["id"], version and version[:40], address)
         log.info("panel %s (%s) connected from %s", panel["id"], panel["name"], address)
         gevent.spawn(send_state, svc, panel["id"])
+        if svc.live is not None:
+            svc.live.refresh_school(panel["school_id"])  # the teacher's page shows the screen online
 
     def on_disconnect(self, reason: Any = None) -> None:
         svc = services()
         panel_id = svc.hub.detach(request.sid)
         if panel_id is not None:
             svc.db.write(panels.touch, [panel_id])  # last seen: now, not when it connected
+            if svc.live is not None:
+                sql = "SELECT school_id FROM panel WHERE id = ?"
+                school = svc.db.read.execute(sql, [panel_id]).fetchone()
+                svc.live.refresh_school(school and school[0])
         log.info("panel %s disconnected (%s)", panel_id, reason)
 
 
@@ -147,6 +182,8 @@ def send_state(svc: Services, panel_id: int, timeout: float | None = None) -> di
     answer = svc.hub.send(panel_id, EVENT_STATE, state, timeout)
     if not answer.get("ok"):
         log.warning("panel %s did not apply state %s: %s", panel_id, state["version"], answer.get("error"))
+    elif state["alert"] is not None and svc.alerts is not None:
+        svc.alerts.answered(int(state["alert"]["id"]), panel_id, answer)  # shown on connecting
     return answer
 
 
@@ -190,13 +227,17 @@ def panel_self() -> Any:
 @blueprint.get("/api/panel/v1/content/<sha256>")
 @public("panels sign in with their own token, checked here")
 def panel_content(sha256: str):
-    """Return a stored item's bytes to a panel (with Range and ETag support)."""
+    """Return a stored file's bytes to a panel: content or a part of it (a PDF's page image).
+
+    Range requests get 206 and the asked bytes (a player resumes a large video); the ETag is the
+    SHA-256, which never changes for a name, so a revalidation costs a 304.
+    """
     _panel_from_bearer()
     if not _SHA256.fullmatch(sha256):
         abort(404)
     svc = services()
-    record = content.get_content(svc.db.read, sha256)
+    mime = content.servable(svc.db.read, sha256)
     path = svc.content.path_for(sha256)
-    if record is None or not path.exists():
+    if mime is None or not path.exists():
         abort(404)
-    return send_file(path, mimetype=record["mime"], conditional=True, etag=sha256, max_age=3600)
+    return send_file(path, mimetype=mime, conditional=True, etag=sha256, max_age=3600)

@@ -154,7 +154,7 @@ def _check_route(
     guard: Any,
     world: MatrixWorld,
 ) -> list[str]:  # noqa: E501
-    target_kind = guard.kind if guard.id_arg else guard.parent
+    target_kind = (guard.id_kind or guard.kind) if guard.id_arg else guard.parent
     if target_kind in (None, "home"):
         return _check_collection(client, csrf, user, rule, method, guard, world)
     kinds = list(access.LEVELS) if target_kind == "node" else [target_kind]

@@ -176,6 +176,7 @@ def test_a_connecting_panel_receives_its_whole_desired_state(app: Flask, svc: Se
             "version": 2,
             "show": show,
             "schedule": {"name": "Перемены"},
+            "alert": None,
             "panel": {"id": world.panel_a, "name": "Панель 101", "room": "101", "school": "СОШ № 1"},
         }
     ]

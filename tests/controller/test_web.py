@@ -36,11 +36,15 @@ def test_sign_in_without_csrf_token_is_refused(client: FlaskClient, world: World
     assert "Запрос не понят" in response.get_data(as_text=True)
 
 
-def test_teacher_page_lists_own_rooms_only(client: FlaskClient, world: World) -> None:
+def test_teacher_sees_own_schools_rooms_only(client: FlaskClient, world: World) -> None:
     sign_in(client, "teacher_a")
-    page = client.get("/").get_data(as_text=True)
-    assert f'data-room="{world.room_a}"' in page
-    assert f'data-room="{world.room_b}"' not in page
+    assert client.get("/").status_code == 200
+    [room] = client.get("/api/cast/rooms").json["rooms"]
+    assert room["room_id"] == world.room_a and room["owner"] is None and room["cast"] is None
+    assert room["panels"] == [
+        {"panel_id": world.panel_a, "name": "Панель 101", "online": False, "status": "offline",
+         "shown_at": None, "error": None, "error_text": None}
+    ]  # fmt: skip
 
 
 def test_open_redirect_after_sign_in_is_refused(client: FlaskClient, world: World) -> None:
@@ -57,7 +61,7 @@ def test_cast_api_needs_csrf_header(client: FlaskClient, world: World) -> None:
     assert response.json["message"].startswith("Запрос не понят")
 
 
-def test_cast_to_another_schools_room_is_not_found(client: FlaskClient, world: World) -> None:
+def test_cast_to_another_schools_room_is_not_found(client: FlaskClient, world: World, svc: Services) -> None:
     csrf = sign_in(client, "teacher_a")
     response = client.post(
         "/api/casts",
@@ -65,7 +69,9 @@ def test_cast_to_another_schools_room_is_not_found(client: FlaskClient, world: W
         headers={"X-CSRF-Token": csrf},
     )
     assert response.status_code == 404
-    assert response.json == {"error": "not_found", "message": "Кабинет не найден."}
+    assert response.json == {"error": "no_such_room", "message": "Кабинет не найден."}
+    denied = svc.db.read.execute("SELECT detail FROM audit_event WHERE action = 'denied'").fetchall()
+    assert len(denied) == 1 and '"status": 404' in denied[0][0]
 
 
 def test_cast_of_a_bad_url_is_explained(client: FlaskClient, world: World) -> None:
@@ -107,25 +113,30 @@ def test_cast_api_rejects_non_json(client: FlaskClient, world: World) -> None:
     csrf = sign_in(client, "teacher_a")
     response = client.post("/api/casts", data="room_id=1", headers={"X-CSRF-Token": csrf})
     assert response.status_code == 400
-    assert response.json["message"] == "Укажите кабинет."  # the room is read first, to check access
+    assert response.json["message"] == "Выберите кабинет."  # the room is read first, to check access
 
 
 def test_upload_refuses_a_non_image_named_png(client: FlaskClient, world: World, svc: Services) -> None:
     csrf = sign_in(client, "teacher_a")
     fake = (io.BytesIO(b"<html><script>alert(1)</script></html>"), "slide.png")
-    response = client.post("/content", data={"csrf_token": csrf, "file": fake}, follow_redirects=True)
-    assert "Тип файла не поддерживается" in response.get_data(as_text=True)
-    assert svc.db.read["content"].count == 0
+    response = client.post("/api/materials", data={"file": fake}, headers={"X-CSRF-Token": csrf})
+    assert response.status_code == 400 and response.json["error"] == "unsupported_type"
+    assert "Тип файла не поддерживается" in response.json["message"]
+    assert svc.db.read["content"].count == 0 and svc.db.read["material"].count == 0
 
 
 def test_upload_stores_an_image_once(client: FlaskClient, world: World, svc: Services) -> None:
     csrf = sign_in(client, "teacher_a")
+    answers = []
     for _ in range(2):
-        data = {"csrf_token": csrf, "title": "Схема", "file": (io.BytesIO(PNG), "x.bin")}
-        page = client.post("/content", data=data, follow_redirects=True).get_data(as_text=True)
-        assert "Материал «Схема» загружен." in page
+        data = {"title": "Схема", "file": (io.BytesIO(PNG), "x.bin")}
+        answers.append(client.post("/api/materials", data=data, headers={"X-CSRF-Token": csrf}))
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[0].json["id"] == answers[1].json["id"] and answers[0].json["title"] == "Схема"
     sha256 = hashlib.sha256(PNG).hexdigest()
-    assert svc.db.read["content"].count == 1
+    assert svc.db.read["content"].count == 1 and svc.db.read["material"].count == 1
+    listed = client.get("/api/materials").json
+    assert [m["sha256"] for m in listed["materials"]] == [sha256] and listed["used"] == len(PNG)
     assert svc.content.path_for(sha256).read_bytes() == PNG
     assert content.get_content(svc.db.read, sha256)["mime"] == "image/png"
 
