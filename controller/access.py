@@ -24,6 +24,7 @@ _OPERATOR = frozenset({"operator"})
 _REGIONAL = frozenset({"regional", "operator"})
 _MUNICIPAL = frozenset({"municipal", "regional", "operator"})
 _CASTING = frozenset({"teacher", "school_it"})
+_TEACHER = frozenset({"teacher"})
 _SCHOOL_IT = frozenset({"school_it"})  # who registers the school's panels (DESIGN.md: roles)
 _ALERTING = frozenset({"school_it", "municipal"})
 
@@ -61,6 +62,10 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
     "stats": {"read": _STAFF, "export": _STAFF},
     # A region (or municipality) that bought panels says, by serial, which school each is meant for.
     "provision": {"read": _STAFF, "create": _MUNICIPAL},
+    # The main system through the controller (docs/proxy.md): its library for those who cast, its
+    # journal for teachers, each their own timetable only.
+    "library": {"read": _CASTING},
+    "journal": {"read": _TEACHER},
 }
 
 

@@ -18,6 +18,8 @@ from classcast import __version__
 from controller.config import load_config
 from controller.db import DB_FILE, Database
 from controller.store.content import ContentStore
+from controller.upstream import MainSystem
+from controller.web.smuggling import refuse_ambiguous
 
 __all__ = ["Services", "__version__", "create_app", "services"]
 
@@ -38,6 +40,7 @@ class Services:
     metrics: Any = None  # controller.metrics.Metrics, made when the metrics blueprint is registered
     live: Any = None  # controller.web.live.Live: what the signed-in pages hear at once
     alerts: Any = None  # controller.alerts.AckBook: panels' acknowledgements of alerts, written in batches
+    main: Any = None  # controller.upstream.MainSystem: the one door to the main system (journal, library)
 
 
 def services() -> Services:
@@ -66,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None
         # come from the headers of exactly this many proxies, and only when the operator says so.
         hops = settings["proxy_hops"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    app.wsgi_app = refuse_ambiguous(app.wsgi_app)  # type: ignore[method-assign] - outermost: smuggling
     db = Database(data_dir / DB_FILE)
     from controller.alerts import AckBook
     from controller.web import panels as panels_web
@@ -74,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None
     hub = panels_web.PanelHub(socketio, settings["cast_ack_timeout"])
     svc = Services(settings, data_dir, db, ContentStore(data_dir / "content"), socketio, hub)
     svc.live, svc.alerts = Live(socketio, svc), AckBook(svc)
+    svc.main = MainSystem(settings, db)
     app.extensions["classcast"] = svc
     _register_web(app, socketio)
     return app
@@ -92,6 +97,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         exports,
         health,
         imports,
+        library,
         live,
         materials,
         metrics,
@@ -102,6 +108,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         panel_registry,
         panels,
         provisions,
+        proxy,
         registry,
         security,
         stats,
@@ -114,6 +121,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         oidc,
         casting,
         materials,
+        library,
         alerts,
         panels,
         pairing,
@@ -128,6 +136,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         exports,
         stats,
         admin,
+        proxy,
     )
     for module in blueprints:
         app.register_blueprint(module.blueprint)

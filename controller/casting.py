@@ -52,6 +52,10 @@ class Choice:
 def choice_from(svc: Any, user: dict[str, Any], fields: dict[str, Any]) -> Choice:
     """Return what the request asks to show: a material, stored content, a link, a text or a lesson set."""
     school_id = user["node_id"]
+    if fields.get("library") not in (None, ""):
+        from controller import library  # it reports its refusals as CastError: imported when used
+
+        return Choice(library.show_item(svc, user, str(fields["library"])))
     if fields.get("lesson_set") not in (None, ""):
         return set_choice(svc, user, _int(fields["lesson_set"], "no_such_set"), _int(fields.get("index", 0)))
     if fields.get("material") not in (None, ""):
@@ -165,6 +169,25 @@ def taken_by_others(svc: Any, user: dict[str, Any], found: list[dict[str, Any]])
     ]
 
 
+def _still_asking(svc: Any, user: dict[str, Any], taken: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return the taken rooms the caster must confirm taking.
+
+    All of them, unless `room_owner_rule` is `timetable`: then the room of the caster's lesson in
+    progress is theirs without asking. When the journal cannot tell (no lesson now, the journal down),
+    the usual question is asked.
+    """
+    if svc.settings["room_owner_rule"] != "timetable":
+        return taken
+    from controller import journal  # reads the main system: imported when the rule is on
+
+    try:
+        lesson_room = journal.current_room(svc, user)
+    except CastError as exc:
+        log.info("room owner by timetable: user %s: %s", user["id"], exc.code)
+        return taken
+    return [room for room in taken if room["room_id"] != lesson_room]
+
+
 def _names(db: Any, user_ids: list[int]) -> dict[int, str]:
     marks = ", ".join("?" * len(user_ids))
     sql = f"SELECT id, full_name FROM user WHERE id IN ({marks})"
@@ -184,7 +207,8 @@ def cast(
     """
     found = [room_for_user(svc, user, room_id) for room_id in room_ids]
     taken = taken_by_others(svc, user, found)
-    if taken and not take_over:
+    asking = taken if take_over or not taken else _still_asking(svc, user, taken)
+    if asking and not take_over:
         raise CastError(
             "room_taken", N_("Кабинет занят: сейчас на его экранах показ другого учителя."), 409, rooms=taken
         )

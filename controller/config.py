@@ -21,6 +21,13 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds a cast waits for the panel to report the item shown (six times this for a video, PDF or "
         "HTML5 bundle, which the panel downloads first)",
     ),
+    Setting(
+        "room_owner_rule",
+        "confirm",
+        "who may cast to a room another teacher is casting to: 'confirm' (anyone, after confirming; the "
+        "other teacher is told) or 'timetable' (the teacher whose lesson it is by the journal's timetable "
+        "without asking, anyone else after confirming)",
+    ),
     Setting("max_upload_bytes", 200 * 1024 * 1024, "largest file accepted into the content store, bytes"),
     Setting(
         "school_quota_bytes",
@@ -98,6 +105,49 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("notify_smtp_port", 25, "port of that SMTP server"),
     Setting("notify_email_from", "classcast@localhost", "sender address of incident e-mails"),
+    Setting(
+        "journal_url",
+        "",
+        "base URL of the main system's electronic journal, e.g. https://journal.example/ (docs/proxy.md); "
+        "empty: not connected",
+    ),
+    Setting(
+        "library_url", "", "base URL of the main system's library of lesson content; empty: not connected"
+    ),
+    Setting(
+        "main_token",
+        "",
+        "secret: the controller's service token at the main system, sent as a bearer token (never to a "
+        "browser or a panel); needed when main_credentials is service",
+    ),
+    Setting(
+        "main_credentials",
+        "service",
+        "how the controller authenticates to the main system: service (main_token) or user (the "
+        "person's own single sign-on token, kept on the server with their session)",
+    ),
+    Setting("main_connect_timeout", 3.0, "seconds to connect to the journal or the library"),
+    Setting(
+        "main_timeout",
+        10.0,
+        "seconds the journal or the library has for a whole JSON answer, and at most between two parts "
+        "of a media file (a media file has 60 times this in all)",
+    ),
+    Setting(
+        "main_max_response_bytes", 2 * 1024 * 1024, "largest JSON answer taken from the main system, bytes"
+    ),
+    Setting(
+        "main_max_media_bytes",
+        200 * 1024 * 1024,
+        "largest library media file taken from the main system, bytes",
+    ),
+    Setting(
+        "main_allowed_paths",
+        "journal:/api/v1/teachers/{teacher}/timetable library:/api/v1/items library:/api/v1/items/{item} "
+        "library:/api/v1/items/{item}/media",
+        "the only API paths of the main system the controller ever requests: space-separated "
+        "<upstream>:<template>, a {name} standing for one plain identifier ([A-Za-z0-9_-], at most 64)",
+    ),
 )
 
 

@@ -3,11 +3,14 @@
 Each panel is a real `classcast-player`, a real `classcast-agent` and (unless told otherwise) a real
 headless Chromium showing the player's kiosk page, each panel with its own data folder. The demo
 plays school IT once (it enrols the panels; pairing comes later) and then a teacher, casting the
-sample lesson's slides to every room in turn.
+sample lesson's slides to every room in turn. The main system's journal and library are the stand-in
+of `mainsystem` (docs/main-system-api.md), a process of its own, where the demo's teacher always has
+a lesson in progress in the first room.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import shutil
@@ -28,6 +31,7 @@ from controller.casting import cast, choice_from
 from controller.demo_panels import PanelProcesses, find_chromium
 from controller.server import ControllerServer
 from controller.store import content, orgs, panels, telemetry, users
+from mainsystem.process import StandIn
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,8 @@ _MARKER = ".classcast-demo"
 CAST_EVERY_S = 10.0
 CONNECT_TIMEOUT_S = 60.0
 SAMPLE_PANELS, SAMPLE_DAYS = 200, 120  # the statistics' sample region: a few seconds to make
+SCHOOL_TIMEZONE = "Asia/Novosibirsk"
+TEACHER_LOGIN = "teacher"  # also the teacher's id at the main system (the demo has no single sign-on)
 
 
 @dataclass
@@ -65,6 +71,14 @@ def run_demo(data_dir: Path, panels: int, duration: float | None, browser: bool)
         print("classcast-controller demo: нет Chromium; установите пакет chromium или добавьте --no-browser")
         return 2
     _fresh(data_dir)
+    main = start_main_system(data_dir, room_names(panels))
+    try:
+        return _run(data_dir, main, panels, duration, chromium)
+    finally:
+        main.stop()
+
+
+def _run(data_dir: Path, main: StandIn, panels: int, duration: float | None, chromium: str | None) -> int:
     app = create_app(
         # Plain HTTP on loopback: the session cookie cannot be HTTPS-only here, as it must be in service.
         {
@@ -72,6 +86,9 @@ def run_demo(data_dir: Path, panels: int, duration: float | None, browser: bool)
             "port": 0,
             "telemetry_bind": "tcp://127.0.0.1:*",
             "secure_cookies": False,
+            "journal_url": main.journal_url,
+            "library_url": main.library_url,
+            "main_token": main.token,
         }
     )
     svc: Services = app.extensions["classcast"]
@@ -82,11 +99,30 @@ def run_demo(data_dir: Path, panels: int, duration: float | None, browser: bool)
     fleet = PanelProcesses(data_dir / "panels", data_dir / "logs", chromium)
     try:
         _enroll_and_start(svc, server, fleet, world)
-        _print_welcome(server, world, fleet)
+        _print_welcome(server, world, fleet, main)
         return _drive(svc, world, fleet, panels, duration)
     finally:
         fleet.stop()
         server.stop()
+
+
+def room_names(panel_count: int) -> list[str]:
+    """Return the names of the demo school's rooms, one per panel."""
+    return [f"Кабинет {101 + i}" for i in range(panel_count)]
+
+
+def start_main_system(data_dir: Path, rooms: list[str]) -> StandIn:
+    """Start the main system stand-in: the demo teacher's week in `rooms`, a lesson now in the first one."""
+    timetable = data_dir / "main-system.json"
+    teacher = {"login": TEACHER_LOGIN, "subject": "Математика", "rooms": rooms, "now_room": rooms[0]}
+    data = {"timezone": SCHOOL_TIMEZONE, "teachers": [teacher]}
+    timetable.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    return StandIn(
+        secrets.token_urlsafe(24),
+        ["--port", "0", "--data", str(timetable)],
+        log=data_dir / "logs" / "main-system.log",
+    )
 
 
 def seed(svc: Services, panel_count: int) -> DemoWorld:
@@ -100,14 +136,14 @@ def seed(svc: Services, panel_count: int) -> DemoWorld:
             municipality,
             "Муниципальное бюджетное общеобразовательное учреждение «Средняя общеобразовательная школа № 1»",
             "МБОУ СОШ № 1",
-            timezone="Asia/Novosibirsk",
+            timezone=SCHOOL_TIMEZONE,
         )
-        rooms = [orgs.create_room(db, school, f"Кабинет {101 + i}") for i in range(panel_count)]
+        rooms = [orgs.create_room(db, school, name) for name in room_names(panel_count)]
         return region, municipality, school, rooms
 
     region, municipality, school, rooms = svc.db.write(build)
     people = [
-        ("teacher", "Учитель Иванова М. П.", "teacher", "school", school),
+        (TEACHER_LOGIN, "Учитель Иванова М. П.", "teacher", "school", school),
         ("it", "Координатор ОО Петров С. А.", "school_it", "school", school),
         ("municipal", "Специалист МОУО", "municipal", "municipality", municipality),
         ("regional", "Специалист министерства", "regional", "region", region),
@@ -118,7 +154,7 @@ def seed(svc: Services, panel_count: int) -> DemoWorld:
         password = secrets.token_urlsafe(9)  # never a default password, even in a demo
         svc.db.write(users.create_user, login, password, name, role, node_type, node_id)
         accounts.append((login, password, role))
-    world = DemoWorld(users.authenticate(svc.db.read, "teacher", accounts[0][1]), accounts, rooms)
+    world = DemoWorld(users.authenticate(svc.db.read, TEACHER_LOGIN, accounts[0][1]), accounts, rooms)
     for i, slide in enumerate(
         sorted((files("controller") / "sample_lesson").iterdir(), key=lambda p: p.name), start=1
     ):
@@ -220,8 +256,9 @@ def _summary(svc: Services, panel_count: int, tally: Tally, room_ids: list[int])
     return 0 if ok else 1
 
 
-def _print_welcome(server: ControllerServer, world: DemoWorld, fleet: PanelProcesses) -> None:
+def _print_welcome(server: ControllerServer, world: DemoWorld, fleet: PanelProcesses, main: StandIn) -> None:
     print(f"\nClassCast демо: {server.url}/   (телеметрия: {server.svc.ingest.endpoint})")
+    print(f"Главная система (заглушка, журнал и библиотека): {main.url}/")
     print("Учётные записи (пароли созданы для этого запуска):")
     for login, password, role in world.accounts:
         print(f"  {login:<16} {password:<14} {role}")

@@ -437,3 +437,31 @@ _SCHEMA_0007 = (
         alert_id INTEGER NOT NULL REFERENCES alert(id), panel_id INTEGER NOT NULL REFERENCES panel(id),
         acked_at REAL, error TEXT, PRIMARY KEY (alert_id, panel_id)) WITHOUT ROWID""",
 )
+
+
+@migrations(name="0008_library_index_sso_tokens")
+def _m0008(db: sqlite_utils.Database) -> None:
+    # The library items teachers have seen (search results, details): their descriptions only, never
+    # the journal's. Indexed for full-text search, so the library can still be searched when the main
+    # system is out of reach.
+    db.execute(
+        """CREATE TABLE library_item (
+            id TEXT PRIMARY KEY, title TEXT NOT NULL, subject TEXT NOT NULL DEFAULT '',
+            grades TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+            mime TEXT, size INTEGER, updated_at TEXT, seen_at REAL NOT NULL)"""
+    )
+    db["library_item"].enable_fts(
+        ["title", "subject", "grades", "description"],
+        create_triggers=True,
+        tokenize="unicode61 remove_diacritics 2",
+    )
+    # The user's own single sign-on access token, kept with their server-side session for the main
+    # system (main_credentials = user); never in the cookie, never sent to a browser or a panel.
+    db.execute("ALTER TABLE session ADD COLUMN sso_access_token TEXT")
+    db.execute("ALTER TABLE session ADD COLUMN sso_token_expires_at REAL")
+    # A library item's media, fetched once into the content store and shown from there by every panel.
+    db.execute(
+        """CREATE TABLE library_media (
+            item_id TEXT PRIMARY KEY, content_sha256 TEXT NOT NULL REFERENCES content(sha256),
+            fetched_at REAL NOT NULL)"""
+    )

@@ -10,10 +10,12 @@ import gevent
 from flask import Flask
 from gevent import pywsgi
 
+from classcast.settings import SettingsError
 from controller import housekeeping, monitor, notifier
 from controller.app import Services
 from controller.ingest import TelemetryIngest, server_keys
 from controller.stats import schedule
+from controller.web.smuggling import StrictHandler
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,8 @@ class _NoDelayServer(pywsgi.WSGIServer):
     With it on, a small response on a keep-alive connection waits for the client's delayed ACK:
     tens of milliseconds per request for a page or a cast, for nothing.
     """
+
+    handler_class = StrictHandler  # refuses a request with Content-Length beside Transfer-Encoding
 
     def handle(self, sock: socket.socket, address: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -43,6 +47,8 @@ class ControllerServer:
         self.svc: Services = app.extensions["classcast"]
         settings = self.svc.settings
         monitor.SchoolHours.of(settings)  # SettingsError names school_hours or school_days
+        if settings["room_owner_rule"] not in ("confirm", "timetable"):
+            raise SettingsError("room_owner_rule: 'confirm' or 'timetable'")
         self._loops: list[gevent.Greenlet] = []
         access_log = pywsgi.LoggingLogAdapter(logging.getLogger("controller.access"), logging.DEBUG)
         self.http = _NoDelayServer(

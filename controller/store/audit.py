@@ -32,6 +32,7 @@ ACTIONS = (
     "panel_command",
     "cast",
     "alert",
+    "proxy",  # a call to the main system (journal, library): metadata only, never content
 )
 _SECRET_WORDS = ("password", "token", "secret", "session")
 

@@ -351,7 +351,10 @@ def _material(row: dict[str, Any]) -> dict[str, Any]:
 
 def list_materials(db: Database, school_id: int | None) -> list[dict[str, Any]]:
     """Return the school's materials, newest first, then the shared ones (school_id NULL)."""
-    sql = f"{_MATERIALS} WHERE {_VISIBLE} ORDER BY m.school_id IS NULL, m.created_at DESC, m.id DESC"
+    # The library's items fetched for casting are shared materials too, but found through the library.
+    sql = f"""{_MATERIALS} WHERE {_VISIBLE} AND NOT (m.school_id IS NULL
+        AND m.content_sha256 IN (SELECT content_sha256 FROM library_media))
+        ORDER BY m.school_id IS NULL, m.created_at DESC, m.id DESC"""
     return [_material(row) for row in db.query(sql, {"school_id": school_id})]
 
 

@@ -65,3 +65,24 @@ def end_all(db: Database, user_id: int) -> None:
 
 def purge_expired(db: Database) -> int:
     return db.execute("DELETE FROM session WHERE expires_at <= ?", [time.time()]).rowcount
+
+
+# The user's own single sign-on access token, for the main system when main_credentials is "user":
+# kept in the session's row on the server only (never in the cookie, never sent to a browser or a
+# panel), and gone with the session. Needs the columns session.sso_access_token (TEXT) and
+# session.sso_token_expires_at (REAL, epoch seconds; NULL: as long as the session).
+def keep_sso_token(db: Database, session_id: str, token: str | None, expires_at: float | None) -> None:
+    """Keep the provider's access token with the session it signed in (None forgets it)."""
+    db["session"].update(_hash(session_id), {"sso_access_token": token, "sso_token_expires_at": expires_at})
+
+
+def sso_token(db: Database, session_id: str, user_id: int) -> str | None:
+    """Return the live access token of `user_id`'s live session `session_id`, or None."""
+    now = time.time()
+    rows = db.query(
+        """SELECT sso_access_token FROM session WHERE id_hash = ? AND user_id = ? AND expires_at > ?
+           AND (sso_token_expires_at IS NULL OR sso_token_expires_at > ?)""",
+        [_hash(session_id), user_id, now, now],
+    )
+    row = next(iter(rows), None)
+    return row["sso_access_token"] if row else None

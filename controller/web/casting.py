@@ -10,7 +10,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from classcast.i18n import N_
-from controller import access, remote
+from controller import access, journal, remote
 from controller.app import services
 from controller.casting import CastError, cast, choice_from, room_ids_from
 from controller.i18n import translate
@@ -63,7 +63,10 @@ def cast_api():
 
 
 def _cast(user: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    room_ids = room_ids_from(body)
+    if body.get("current_lesson") is True:  # the room the timetable says the teacher teaches in now
+        room_ids = [journal.current_room(services(), user)]
+    else:
+        room_ids = room_ids_from(body)
     choice = choice_from(services(), user, body)
     answers = cast(services(), user, room_ids, choice, body.get("take_over") is True)
     return {"casts": answers, "rooms": _changed(user, room_ids)}

@@ -28,7 +28,7 @@ from werkzeug.wrappers import Response
 
 from controller import access
 from controller.app import services
-from controller.store import audit, users
+from controller.store import audit, sessions, users
 from controller.web.auth import begin_session, safe_next
 from controller.web.security import public
 
@@ -120,6 +120,11 @@ def callback() -> Response | tuple[str, int]:
         user = _link_first_time(_link_claims(client, token, claims), subject)
     target = safe_next(session.get(_NEXT))
     begin_session(user, "oidc")
+    # Kept on the server with the session, for the main system in main_credentials = user mode; never
+    # in the cookie, never to a browser or a panel.
+    services().db.write(
+        sessions.keep_sso_token, session["sid"], token.get("access_token"), token.get("expires_at")
+    )
     return redirect(target)
 
 

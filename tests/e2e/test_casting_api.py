@@ -6,56 +6,24 @@ One controller serves the whole module; each test seeds its own school, so they 
 from __future__ import annotations
 
 import itertools
-import json
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.error import HTTPError
 
 import pytest
-import socketio
 
 from classcast.identity import ensure_identity
-from classcast.protocol import PANEL_NAMESPACE, UI_NAMESPACE
 from controller.app import create_app
 from controller.store import orgs, panels, users
 
+from .casting_helpers import Panel, live_page, refused
+from .casting_helpers import person as sign_in
 from .conftest import Controller, Processes, WebUser, serve_controller, wait_for
 
 PASSWORD = "correct horse battery"
 _schools = itertools.count(1)
-
-
-@dataclass
-class Panel:
-    """A simulated panel: answers every command as a player whose page showed it, and keeps them."""
-
-    token: str
-    received: list[tuple[str, Any]] = field(default_factory=list)
-    client: socketio.Client = field(default_factory=lambda: socketio.Client(reconnection=False))
-
-    def connect(self, url: str) -> Panel:
-        for event in ("state", "show", "control", "alert"):
-            self.client.on(event, self._answer(event), namespace=PANEL_NAMESPACE)
-        self.client.connect(url, namespaces=[PANEL_NAMESPACE], auth={"token": self.token}, wait_timeout=10)
-        return self
-
-    def _answer(self, event: str) -> Any:
-        def answer(payload: Any) -> dict[str, Any]:
-            self.received.append((event, payload))
-            if event == "state":
-                return {"ok": True, "version": payload["version"]}
-            if event == "control":
-                return {"ok": True, "view": payload["view"], "shown_at": time.time()}
-            return {"ok": True, "shown_at": time.time()}
-
-        return answer
-
-    def last(self, event: str) -> Any:
-        return next((payload for name, payload in reversed(self.received) if name == event), None)
 
 
 @dataclass
@@ -118,28 +86,7 @@ def seed_school(data_dir: Path, panels_per_room: tuple[int, ...] = (1, 1)) -> Sc
 
 
 def person(url: str, school: School, who: str) -> WebUser:
-    user = WebUser(url)
-    user.sign_in(f"{school.prefix}-{who}", PASSWORD)
-    return user
-
-
-def live_page(url: str, user: WebUser) -> tuple[socketio.Client, list[tuple[str, Any]]]:
-    """Open the live channel as the user's page does (their session cookie), keeping what it hears."""
-    heard: list[tuple[str, Any]] = []
-    client = socketio.Client(reconnection=False)
-    for event in ("room", "taken", "alert"):
-        client.on(event, lambda payload, event=event: heard.append((event, payload)), namespace=UI_NAMESPACE)
-    cookie = "; ".join(f"{c.name}={c.value}" for c in user.cookies)
-    client.connect(url, namespaces=[UI_NAMESPACE], headers={"Cookie": cookie}, wait_timeout=10)
-    return client, heard
-
-
-def refused(call: Any) -> tuple[int, dict[str, Any]]:
-    try:
-        call()
-    except HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-    raise AssertionError("the request was not refused")
+    return sign_in(url, f"{school.prefix}-{who}", PASSWORD)
 
 
 def test_one_cast_per_room_a_second_teacher_confirms_and_the_first_is_told(controller: Any) -> None:

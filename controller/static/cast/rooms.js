@@ -2,7 +2,8 @@
 // shown at what time, failed and why, offline), who has the room, the remote when it is ours and
 // «Показать…». A card is built once per room and updated from each snapshot (an API answer or a
 // Socket.IO `room` event), so a page open on another phone follows along. Usual rooms and the ones the
-// teacher has come first; the rest wait under «Остальные кабинеты».
+// teacher has come first, and the room of their lesson now by the timetable (marked «идёт ваш урок»);
+// the rest wait under «Остальные кабинеты».
 
 import { _ } from "../admin/i18n.js";
 import { el } from "../admin/ui.js";
@@ -14,6 +15,7 @@ const T = {
   mine: _("ведёте вы"),
   owner: (name) => _("ведёт %(name)s", { name }),
   usual: _("ваш кабинет"),
+  lessonNow: _("идёт ваш урок"),
   nothing: _("Экраны ничего не показывают."),
   now: _("Сейчас:"),
   page: (page, pages) => _("стр. %(page)s из %(pages)s", { page, pages }),
@@ -50,6 +52,7 @@ class RoomCard {
     const id = snapshot.room_id;
     this.name = el("h3", { id: `room-${id}-name` });
     this.usual = el("span", { className: "tag usual", textContent: T.usual });
+    this.lessonNow = el("span", { className: "tag lesson-now", textContent: T.lessonNow, hidden: true });
     this.owner = el("span", { className: "owner" });
     this.alert = el("p", { className: "room-alert", attrs: { role: "status" } });
     this.nowTitle = el("span", { className: "now-title" });
@@ -71,7 +74,7 @@ class RoomCard {
     this.node = el(
       "article",
       { className: "room-card", dataset: { roomId: String(id) }, attrs: { "aria-labelledby": this.name.id } },
-      el("header", { className: "room-head" }, this.name, this.usual, this.owner),
+      el("header", { className: "room-head" }, this.name, this.lessonNow, this.usual, this.owner),
       this.alert,
       this.now,
       this.nothing,
@@ -84,6 +87,12 @@ class RoomCard {
 
   get mine() {
     return Boolean(this.snapshot.owner && this.snapshot.owner.user_id === this.me);
+  }
+
+  /** Mark (or unmark) the room as the one of the teacher's lesson in progress. */
+  setLesson(on) {
+    this.lessonNow.hidden = !on;
+    this.node.classList.toggle("lesson-room", on);
   }
 
   update(snapshot) {
@@ -136,6 +145,15 @@ export class RoomBoard {
     this.options = { me, onShow, notices, onRoom: (snapshot) => this.update(snapshot) };
     this.order = [];
     this.cards = new Map();
+    this.lessonRoom = null;
+  }
+
+  /** Mark the room of the teacher's lesson now (null: none), and bring it among the first. */
+  setLessonRoom(roomId) {
+    if (roomId === this.lessonRoom) return;
+    this.lessonRoom = roomId;
+    for (const [id, card] of this.cards) card.setLesson(id === roomId);
+    this.place();
   }
 
   /** Take the whole list (GET /api/cast/rooms): in its order, dropping the rooms no longer in it. */
@@ -165,7 +183,11 @@ export class RoomBoard {
   put(snapshot) {
     const card = this.cards.get(snapshot.room_id);
     if (card) card.update(snapshot);
-    else this.cards.set(snapshot.room_id, new RoomCard(snapshot, this.options));
+    else {
+      const made = new RoomCard(snapshot, this.options);
+      made.setLesson(snapshot.room_id === this.lessonRoom);
+      this.cards.set(snapshot.room_id, made);
+    }
   }
 
   /** Return the rooms' snapshots in the board's order (the «Показать» dialog's targets). */
@@ -177,7 +199,8 @@ export class RoomBoard {
   place() {
     const cards = this.order.map((id) => this.cards.get(id));
     const anyUsual = cards.some((card) => card.snapshot.usual);
-    const first = cards.filter((card) => !anyUsual || card.snapshot.usual || card.mine);
+    const lesson = (card) => card.snapshot.room_id === this.lessonRoom;
+    const first = cards.filter((card) => !anyUsual || card.snapshot.usual || card.mine || lesson(card));
     const rest = cards.filter((card) => !first.includes(card));
     arrange(
       this.main,

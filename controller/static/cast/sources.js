@@ -1,16 +1,21 @@
-// The «Показать» dialog's sources as tabs: the school's materials and the lesson sets as lists whose
-// every row casts with one tap, a new file (uploaded, then cast), a link, a text card. Each panel
-// calls `cast(fields)` (or `cast(null, upload)`), or `fail(message)` when something is missing.
+// The «Показать» dialog's sources as tabs: the school's materials, the main system's library
+// (library.js) and the lesson sets as lists whose every row casts with one tap, a new file (uploaded,
+// then cast), a link, a text card. Each panel calls `cast(fields)` (or `cast(null, upload)`), or
+// `fail(message)` when something is missing; a list's «На моём уроке» calls `toLesson(fields)`, given
+// while the teacher has a lesson now in one of the school's rooms.
 
 import { _ } from "../admin/i18n.js";
 import { el } from "../admin/ui.js";
+import { libraryPanel } from "./library.js";
 import { uploadFields } from "./materials.js";
+import { pickRow } from "./picks.js";
 import { kindText, sizeText } from "./values.js";
 
 const T = {
   what: _("Что показать"),
   tabs: {
     materials: _("Материалы"),
+    library: _("Библиотека"),
     file: _("Файл"),
     link: _("Ссылка"),
     text: _("Текст"),
@@ -18,7 +23,6 @@ const T = {
   },
   noMaterials: _("Материалов пока нет: загрузите файл на вкладке «Файл»."),
   noLessons: _("Уроков пока нет: соберите урок в разделе «Уроки»."),
-  showItem: (title) => _("Показать «%(title)s»", { title }),
   uploadAndShow: _("Загрузить и показать"),
   url: _("Адрес страницы"),
   urlTitle: _("Название (необязательно)"),
@@ -33,22 +37,25 @@ const T = {
 const TEXT_MAX = 2000;
 
 /** Return the tabs of the sources, each a panel whose button (or list item) casts. */
-export function sourceTabs(id, { materials, lessonSets, cast, fail }) {
+export function sourceTabs(id, { materials, lessonSets, cast, fail, toLesson = null }) {
+  const list = (entries, emptyText, describe, fieldsOf) =>
+    itemList(entries, emptyText, describe, fieldsOf, cast, toLesson);
   const panels = {
-    materials: itemList(
+    materials: list(
       materials.items,
       T.noMaterials,
       (m) => [m.title, [kindText(m.kind), sizeText(m.size)].join(" · ")],
-      (m) => cast({ material: m.id }),
+      (m) => ({ material: m.id }),
     ),
+    library: libraryPanel(id, { cast, toLesson }),
     file: filePanel(materials, cast, fail),
     link: linkPanel(id, cast, fail),
     text: textPanel(id, cast, fail),
-    lessons: itemList(
+    lessons: list(
       lessonSets.items,
       T.noLessons,
       (s) => [s.title, s.items.map((item) => item.title).join(", ")],
-      (s) => cast({ lesson_set: s.id }),
+      (s) => ({ lesson_set: s.id }),
     ),
   };
   const first = materials.items.length ? "materials" : "file"; // nothing to choose yet: upload
@@ -97,8 +104,8 @@ export function sourceTabs(id, { materials, lessonSets, cast, fail }) {
   );
 }
 
-/** A list whose every row is one big button: tapping it casts that entry. */
-function itemList(entries, emptyText, describe, choose) {
+/** A list whose every row is one big button: tapping it casts that entry (or «На моём уроке»). */
+function itemList(entries, emptyText, describe, fieldsOf, cast, toLesson) {
   if (!entries.length) return el("div", {}, el("p", { className: "muted", textContent: emptyText }));
   return el(
     "div",
@@ -108,15 +115,8 @@ function itemList(entries, emptyText, describe, choose) {
       { className: "pick-list" },
       entries.map((entry) => {
         const [title, details] = describe(entry);
-        const button = el(
-          "button",
-          { type: "button", className: "pick" },
-          el("span", { className: "pick-title", textContent: title }),
-          el("span", { className: "pick-details", textContent: details }),
-        );
-        button.setAttribute("aria-label", T.showItem(title));
-        button.addEventListener("click", () => choose(entry));
-        return el("li", {}, button);
+        const fields = fieldsOf(entry);
+        return pickRow(title, details, () => cast(fields), toLesson && (() => toLesson(fields)));
       }),
     ),
   );

@@ -1,8 +1,9 @@
-// The teacher's page («/»): the rooms of the school with what their screens show and the remote of
-// the rooms the teacher has (rooms.js, remote.js), «Показать» (show.js), the lesson sets (lessons.js),
-// the materials' upload (materials.js) and, for school IT, the school's alert (alerts.js). Everything
-// is read from the API and kept current by Socket.IO's /ui (live.js); after a lost connection the
-// rooms and alerts are read again, since events may have been missed meanwhile.
+// The teacher's page («/»): today's timetable from the journal (timetable.js; teachers only), the
+// rooms of the school with what their screens show and the remote of the rooms the teacher has
+// (rooms.js, remote.js), «Показать» (show.js), the lesson sets (lessons.js), the materials' upload
+// (materials.js) and, for school IT, the school's alert (alerts.js). Everything is read from the API
+// and kept current by Socket.IO's /ui (live.js); after a lost connection the rooms and alerts are read
+// again, since events may have been missed meanwhile. The timetable is read again every minute.
 
 import { get } from "../admin/api.js";
 import { _ } from "../admin/i18n.js";
@@ -13,6 +14,7 @@ import { T as LIVE, connectLive } from "./live.js";
 import { Materials, materialsSection } from "./materials.js";
 import { RoomBoard } from "./rooms.js";
 import { openShowDialog } from "./show.js";
+import { Journal, TimetableStrip } from "./timetable.js";
 import { personName } from "./values.js";
 
 const T = {
@@ -26,8 +28,11 @@ const notices = new Notices(document.getElementById("notices"));
 const connection = document.getElementById("connection");
 const materials = new Materials();
 const lessonSets = new LessonSets();
+const timetableRoot = document.getElementById("timetable");
+const journal = timetableRoot ? new Journal() : null;
 
-const showDialog = (options) => openShowDialog({ board, materials, lessonSets, notices, ...options });
+const showDialog = (options) =>
+  openShowDialog({ board, materials, lessonSets, journal, notices, ...options });
 const board = new RoomBoard({
   main: document.getElementById("rooms"),
   other: document.getElementById("rooms-other"),
@@ -44,6 +49,10 @@ const lessons = new LessonsSection(document.getElementById("lessons"), {
   onShow: showDialog,
 });
 materialsSection(document.getElementById("materials"), { materials, notices });
+if (journal) {
+  new TimetableStrip(timetableRoot, { journal, onShow: showDialog });
+  journal.onChange(() => board.setLessonRoom(journal.lessonNow()?.room_id ?? null));
+}
 const alertRoot = document.getElementById("school-alert");
 const alerts = alertRoot ? new AlertDesk(alertRoot, { scope: "school", notices }) : null;
 
@@ -78,6 +87,7 @@ connectLive(
     onReconnect: () => {
       loadRooms();
       alerts?.load();
+      journal?.load();
     },
   },
 );
@@ -85,3 +95,5 @@ loadRooms();
 materials.load().catch((exc) => notices.error(exc));
 lessons.reload();
 alerts?.load();
+journal?.load();
+journal?.keepCurrent();

@@ -1,0 +1,86 @@
+"""The teacher's timetable for today, read through the controller from the main system's journal.
+
+Only what the teacher's page needs passes: each lesson's number, times, class, subject, room and
+topic. Class lists, grades and attendance, which the journal sends beside them, are dropped here and
+never stored; nothing of the journal is kept at all.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from classcast.i18n import N_
+from controller.casting import CastError
+from controller.monitor import DEFAULT_TIMEZONE
+from controller.upstream import UpstreamError, teacher_id
+
+TIMETABLE = "/api/v1/teachers/{teacher}/timetable"
+_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+_TEXT_FIELDS = {"class": 20, "subject": 100, "room": 40, "topic": 200}
+
+
+def today(svc: Any, user: dict[str, Any]) -> dict[str, Any]:
+    """Return the teacher's lessons today, with the one in progress (`now`) and the next one."""
+    local = _school_now(svc, user)
+    query = {"date": local.date().isoformat()}
+    try:
+        raw = svc.main.get_json("journal", TIMETABLE, {"teacher": teacher_id(user)}, query, user)
+    except UpstreamError as exc:
+        raise CastError(exc.code, exc.message, exc.status) from None
+    rooms = _room_ids(svc, user["node_id"])
+    lessons = [lesson for lesson in map(_lesson, _lessons_of(raw)) if lesson is not None]
+    for lesson in lessons:
+        lesson["room_id"] = rooms.get(lesson["room"].casefold())
+    clock = local.strftime("%H:%M")
+    now = next((x for x in lessons if x["start"] <= clock < x["end"]), None)
+    upcoming = next((x for x in lessons if x["start"] > clock), None)
+    return {"date": query["date"], "time": clock, "now": now, "next": upcoming, "lessons": lessons}
+
+
+def current_room(svc: Any, user: dict[str, Any]) -> int:
+    """Return the room of the teacher's lesson in progress, or CastError `no_current_lesson`."""
+    lesson = today(svc, user)["now"]
+    if lesson is None:
+        raise CastError("no_current_lesson", N_("Сейчас по расписанию у вас нет урока."), 409)
+    if lesson["room_id"] is None:
+        raise CastError(
+            "unknown_room", N_("Кабинета из расписания нет среди кабинетов школы в ClassCast."), 409
+        )
+    return lesson["room_id"]
+
+
+def _school_now(svc: Any, user: dict[str, Any]) -> datetime:
+    row = svc.db.read.execute("SELECT timezone FROM school WHERE id = ?", [user["node_id"]]).fetchone()
+    try:
+        zone = ZoneInfo((row and row[0]) or DEFAULT_TIMEZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(DEFAULT_TIMEZONE)
+    return datetime.now(zone)
+
+
+def _room_ids(svc: Any, school_id: int) -> dict[str, int]:
+    sql = "SELECT id, name FROM room WHERE school_id = ? AND archived_at IS NULL"
+    return {name.casefold(): room_id for room_id, name in svc.db.read.execute(sql, [school_id]).fetchall()}
+
+
+def _lessons_of(raw: Any) -> list[Any]:
+    lessons = raw.get("lessons") if isinstance(raw, dict) else None
+    return lessons if isinstance(lessons, list) else []
+
+
+def _lesson(raw: Any) -> dict[str, Any] | None:
+    """Return the lesson's allowed fields (never its class list or grades), or None if unusable."""
+    if not isinstance(raw, dict):
+        return None
+    start, end = raw.get("start"), raw.get("end")
+    if not all(isinstance(value, str) and _TIME.fullmatch(value) for value in (start, end)):
+        return None
+    number = raw.get("number") if isinstance(raw.get("number"), int) else None
+    lesson: dict[str, Any] = {"number": number, "start": start, "end": end}
+    for name, limit in _TEXT_FIELDS.items():
+        value = raw.get(name)
+        lesson[name] = value.strip()[:limit] if isinstance(value, str) else ""
+    return lesson
