@@ -51,6 +51,8 @@ class AckBook:
             alert = alerts.get(self.svc.db.read, alert_id)
             if alert is not None:
                 self.svc.live.alert_changed(alerts.summary(self.svc.db.read, alert))
+        if self._answers:  # answers that came while this flush wrote: this greenlet no longer looks
+            self._flusher = gevent.spawn_later(FLUSH_S, self.flush)
 
 
 def send(svc: Any, user: dict[str, Any], fields: Any) -> dict[str, Any]:
