@@ -28,7 +28,8 @@ class StandIn:
         out = open(log, "ab") if isinstance(log, Path) else log  # noqa: SIM115 - closed once handed over
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mainsystem", "--token", token, *args],
+                # --token=…: a token may begin with "-", which argparse would take for an option
+                [sys.executable, "-m", "mainsystem", f"--token={token}", *args],
                 stdout=subprocess.PIPE,
                 stderr=out,
                 stdin=subprocess.DEVNULL,

@@ -139,10 +139,14 @@ def test_fault_items_misbehave_as_documented(stand_in: StandIn) -> None:
 
 
 def test_fault_items_are_not_there_without_the_option() -> None:
-    plain = StandIn(TOKEN, ["--port", "0"])
+    dashed = "-" + TOKEN  # a random token may begin with a dash: it is still the token, not an option
+    plain = StandIn(dashed, ["--port", "0"])
     try:
+        headers = {"Authorization": f"Bearer {dashed}"}
         for item in ("slow", "huge", "cookie"):
-            assert get(plain, f"/library/api/v1/items/{item}/media", timeout=5).status_code == 404
+            url = f"{plain.url}/library/api/v1/items/{item}/media"
+            assert requests.get(url, headers=headers, timeout=5).status_code == 404
+        assert get(plain, "/library/api/v1/items").status_code == 401  # the undashed token is not it
     finally:
         plain.stop()
 
