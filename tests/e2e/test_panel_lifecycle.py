@@ -105,7 +105,8 @@ def test_a_cloned_panel_is_refused_and_flagged_while_the_original_stays(tmp_path
     assert _get(controller.url + "/healthz")["panels_connected"] == 1
     assert load_identity(clone_dir).enrolled  # a refused duplicate keeps its credentials: the token is valid
     # Refused with a valid token: a duplicate (on a loaded machine the two may swap who came first).
+    # The refused one logs it once it has asked /api/panel/v1/self, a moment after the controller flagged it.
     refused = "refused, though /api/panel/v1/self answers 200"
-    assert any(refused in proc.log_text() for proc in (clone, player))
+    wait_for(lambda: any(refused in proc.log_text() for proc in (clone, player)), 20, "the refusal logged")
     for proc in (clone, player, controller.proc):
         assert proc.stop() == 0, proc.log_text()
