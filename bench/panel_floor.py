@@ -119,8 +119,10 @@ def serve() -> None:
     import socket
 
     from gevent import pywsgi
+    from geventwebsocket.handler import WebSocketHandler
 
     class NoDelayServer(pywsgi.WSGIServer):  # as the controller's (controller/server.py)
+        handler_class = WebSocketHandler  # as the controller's: Engine.IO's WebSocket on gevent
         def handle(self, sock: socket.socket, address: Any) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().handle(sock, address)

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gevent import pywsgi
+from geventwebsocket.handler import WebSocketHandler
 
 from classcast.i18n import N_
 
@@ -43,7 +43,7 @@ def ambiguous(content_length: list[str], transfer_encoding: list[str]) -> str | 
     return None
 
 
-class StrictHandler(pywsgi.WSGIHandler):
+class StrictHandler(WebSocketHandler):
     """gevent's request handler, refusing an ambiguous request from its raw headers (400, closed)."""
 
     def MessageClass(self, *args: Any) -> Any:  # noqa: N802 - gevent's name for the headers factory

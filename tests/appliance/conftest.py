@@ -176,7 +176,7 @@ def enroll(spawn: Callable[..., Proc], data_dir: Path, room: int, public_key: st
     """Return the credentials `classcast-controller enroll-panel` (a real process) prints."""
     proc = spawn(
         "enroll", *python("controller"), "enroll-panel", "--data-dir", data_dir,
-        "--room-id", str(room), "--name", "Панель 3", "--public-key", public_key,
+        "--room-id", str(room), "--name", "Панель 3", f"--public-key={public_key}",  # a Z85 key may begin with "-"
     )  # fmt: skip
     assert proc.popen.wait(60) == 0, proc.log_text()
     return json.loads(proc.popen.stdout.read())

@@ -60,7 +60,7 @@ def test_cast_reaches_the_screen_and_telemetry_reaches_the_database(
     identity = ensure_identity(panel_dir)
     enrol = spawn(
         "enrol", "-m", "controller", "enroll-panel", "--data-dir", str(data_dir),
-        "--room-id", str(world["room"]), "--name", "Панель 7", "--public-key", identity.public_key,
+        "--room-id", str(world["room"]), "--name", "Панель 7", f"--public-key={identity.public_key}",  # a Z85 key may begin with "-"
     )  # fmt: skip
     assert enrol.popen.wait(30) == 0, enrol.log_text()
     credentials = json.loads(enrol.popen.stdout.read())
