@@ -174,9 +174,10 @@ def seed_room(data_dir: Path) -> int:
 
 def enroll(spawn: Callable[..., Proc], data_dir: Path, room: int, public_key: str) -> dict[str, Any]:
     """Return the credentials `classcast-controller enroll-panel` (a real process) prints."""
+    # --public-key=…: a Z85 key may begin with "-", which argparse would take for an option
     proc = spawn(
         "enroll", *python("controller"), "enroll-panel", "--data-dir", data_dir,
-        "--room-id", str(room), "--name", "Панель 3", f"--public-key={public_key}",  # a Z85 key may begin with "-"
+        "--room-id", str(room), "--name", "Панель 3", f"--public-key={public_key}",
     )  # fmt: skip
     assert proc.popen.wait(60) == 0, proc.log_text()
     return json.loads(proc.popen.stdout.read())

@@ -58,9 +58,10 @@ def test_cast_reaches_the_screen_and_telemetry_reaches_the_database(
 
     # School IT enrols the panel (pairing on the screen comes with the panels issue).
     identity = ensure_identity(panel_dir)
+    # --public-key=…: a Z85 key may begin with "-", which argparse would take for an option
     enrol = spawn(
         "enrol", "-m", "controller", "enroll-panel", "--data-dir", str(data_dir),
-        "--room-id", str(world["room"]), "--name", "Панель 7", f"--public-key={identity.public_key}",  # a Z85 key may begin with "-"
+        "--room-id", str(world["room"]), "--name", "Панель 7", f"--public-key={identity.public_key}",
     )  # fmt: skip
     assert enrol.popen.wait(30) == 0, enrol.log_text()
     credentials = json.loads(enrol.popen.stdout.read())
