@@ -123,6 +123,7 @@ def serve() -> None:
 
     class NoDelayServer(pywsgi.WSGIServer):  # as the controller's (controller/server.py)
         handler_class = WebSocketHandler  # as the controller's: Engine.IO's WebSocket on gevent
+
         def handle(self, sock: socket.socket, address: Any) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().handle(sock, address)
