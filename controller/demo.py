@@ -258,7 +258,7 @@ def _summary(svc: Services, panel_count: int, tally: Tally, room_ids: list[int])
 
 def _print_welcome(server: ControllerServer, world: DemoWorld, fleet: PanelProcesses, main: StandIn) -> None:
     print(f"\nClassCast демо: {server.url}/   (телеметрия: {server.svc.ingest.endpoint})")
-    print(f"Главная система (заглушка, журнал и библиотека): {main.url}/")
+    print(f"Основная система «Моя школа» — заглушка (журнал и библиотека): {main.url}/")
     print("Учётные записи (пароли созданы для этого запуска):")
     for login, password, role in world.accounts:
         print(f"  {login:<16} {password:<14} {role}")
