@@ -1,5 +1,6 @@
 """Single sign-on end to end: the OpenID Connect provider and the controller as real processes, and a
-teacher in headless Chromium who clicks «Войти через ЕСИА» on the login page and lands signed in.
+teacher in headless Chromium who clicks «Войти через ЕСИА» on the login page and lands signed in; the
+controller then reads the main system's journal (the reference stand-in) with her own SSO token.
 """
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,9 @@ from playwright.sync_api import Browser, expect
 
 from controller.app import create_app
 from controller.store import orgs, users
+from mainsystem.process import StandIn
 
-from .conftest import read_line
+from .conftest import read_line, wait_for
 
 PROVIDER_SCRIPT = Path(__file__).resolve().parent.parent / "oidc_provider.py"
 ANNA = {"login": "anna", "full_name": "Анна Петрова", "email": "Anna.Petrova@School54.ru", "role": "teacher"}
@@ -48,6 +51,9 @@ def test_a_teacher_signs_in_through_esia_in_a_real_browser(
     anna = seed(data_dir)
     provider = spawn("provider", str(PROVIDER_SCRIPT), "--port", "0", "--users", str(users_file))
     issuer = "http://" + read_line(provider, "http://")
+    # The main system accepts the tokens the single sign-on gave (it asks the provider's userinfo).
+    main_args = ["--port", "0", "--teacher", "esia-anna=101", "--userinfo", issuer + "/userinfo"]
+    main = StandIn("service-token-unused", main_args, tmp_path / "main.log")
     controller = spawn(
         "controller", "-m", "controller", "serve", "--data-dir", str(data_dir), "--port", "0",
         "--telemetry-bind", "tcp://127.0.0.1:*",
@@ -56,6 +62,9 @@ def test_a_teacher_signs_in_through_esia_in_a_real_browser(
             "CLASSCAST_OIDC_ISSUER": issuer,
             "CLASSCAST_OIDC_CLIENT_ID": "classcast",
             "CLASSCAST_OIDC_CLIENT_SECRET": "classcast-test-secret",
+            "CLASSCAST_JOURNAL_URL": main.journal_url,
+            "CLASSCAST_LIBRARY_URL": main.library_url,
+            "CLASSCAST_MAIN_CREDENTIALS": "user",
         },
     )  # fmt: skip
     base_url = read_line(controller, "ClassCast controller: ")
@@ -69,7 +78,13 @@ def test_a_teacher_signs_in_through_esia_in_a_real_browser(
     page.get_by_role("button", name="Войти").click()
     page.wait_for_url(base_url + "/")
     expect(page.locator(".who")).to_have_text(ANNA["full_name"])
+    # Her page asks for today's timetable: the journal is read with her token, never a service one.
+    timetable = "/journal/api/v1/teachers/esia-anna/timetable"
+    asked = wait_for(lambda: [r for r in _main_requests(main) if r["path"] == timetable], 20, "the journal")
+    assert {(r["auth"], r["subject"]) for r in asked} == {("user", "esia-anna")}
+    assert all(r["auth"] == "user" for r in _main_requests(main))
     page.close()
+    main.stop()
 
     for proc in (controller, provider):
         assert proc.stop() == 0, proc.log_text()
@@ -80,7 +95,13 @@ def test_a_teacher_signs_in_through_esia_in_a_real_browser(
         events = db.execute(
             "SELECT action, outcome, actor_login, detail FROM audit_event ORDER BY id"
         ).fetchall()
-    assert events == [
+    assert events[:2] == [
         ("update", "ok", "anna", json.dumps({"linked": "oidc", "by_claim": "email"})),
         ("sign_in", "ok", "anna", json.dumps({"method": "oidc"})),
     ]
+    assert {(action, outcome, login) for action, outcome, login, _ in events[2:]} == {("proxy", "ok", "anna")}
+
+
+def _main_requests(main: StandIn) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(main.url + "/_stand-in/requests", timeout=10) as answer:
+        return json.loads(answer.read())["requests"]
