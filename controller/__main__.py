@@ -124,10 +124,9 @@ def _tune_garbage_collector() -> None:
     """Keep the collector from stopping every greenlet for long among thousands of panels' connections.
 
     What is loaded now (code, the app, its settings) lives as long as the process: frozen, it is out of
-    every full walk. A fan-out to 5,000 panels makes hundreds of thousands of short-lived objects:
-    with Python's default first threshold (700) that is a thousand young collections per alert;
-    with 50,000, a few dozen (bench/alert_fanout.py: the controller's CPU per alert 0.75 s → 0.58 s,
-    as the bare Flask-SocketIO app's; all acked p50 1.04 s → 0.83 s).
+    every full walk. A fan-out to 5,000 panels makes short-lived objects by the hundred thousand, and
+    Python's default first threshold (700) collects every 700 of them; 50,000 collects far less often
+    (bench/alert_fanout.py: alert_cpu_p50_ms 745 → 560–580, the bare Flask-SocketIO app's floor_cpu).
     """
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)

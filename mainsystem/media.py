@@ -74,7 +74,7 @@ def pdf(pages: list[tuple[str, Colour]]) -> bytes:
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream.encode()))
         objects.append(_stencil_object(_page_picture(text)))
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
-    return _document(objects)
+    return pdf_document(objects)
 
 
 def bundle(title: str, body: str) -> bytes:
@@ -113,7 +113,7 @@ def _stencil_object(picture: Image.Image) -> bytes:
     )
 
 
-def _document(objects: list[bytes]) -> bytes:
+def pdf_document(objects: list[bytes]) -> bytes:
     """Return the file: header, numbered objects, the cross-reference table of their offsets, trailer."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mainsystem.media import pdf_document  # the file's frame: header, objects, offsets, trailer
+
 PAGE_WIDTH, PAGE_HEIGHT = 160, 90  # points: a 16:9 slide
 
 
@@ -21,18 +23,4 @@ def solid_pdf(colours: list[tuple[int, int, int]]) -> bytes:
             f"/Contents {4 + 2 * i} 0 R >>".encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
-    return _document(objects)
-
-
-def _document(objects: list[bytes]) -> bytes:
-    """Return the file: header, numbered objects, the cross-reference table of their offsets, trailer."""
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+    return pdf_document(objects)
