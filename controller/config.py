@@ -92,6 +92,12 @@ SETTINGS: tuple[Setting, ...] = (
         "folder the usage reports are written to every stats_export_every_days (XLSX); empty: none",
     ),
     Setting("stats_export_every_days", 14.0, "days between two scheduled usage reports"),
+    Setting(
+        "screen_time_norms",
+        "1-3:10/30 4:15/45 5-6:20/80 7-11:25/100",
+        "the screen-time norms of SanPiN 1.2.3685-21 for work with an interactive panel: space-separated "
+        "GRADES:LESSON/DAY, minutes a lesson and a school day for those grades",
+    ),
     Setting("alert_temperature_c", 80.0, "a panel this hot (°C) or hotter is reported overheating"),
     Setting(
         "alert_disk_free_mb", 500, "a panel with less free disk than this (MB) is reported short of disk"

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from classcast.i18n import N_
+from controller import norms
 from controller.casting import CastError
 from controller.monitor import DEFAULT_TIMEZONE
 from controller.upstream import UpstreamError, teacher_id
@@ -23,19 +24,27 @@ _TEXT_FIELDS = {"class": 20, "subject": 100, "room": 40, "topic": 200}
 
 
 def today(svc: Any, user: dict[str, Any]) -> dict[str, Any]:
-    """Return the teacher's lessons today, with the one in progress (`now`) and the next one."""
-    local = _school_now(svc, user)
+    """Return the teacher's lessons today, with the one in progress (`now`) and the next one.
+
+    The lesson in progress carries `norm`: how its screen time stands against the screen-time norm
+    of its class (controller/norms.py), or None when it has none.
+    """
+    zone = school_zone(svc, user["node_id"])
+    local = datetime.now(zone)
     query = {"date": local.date().isoformat()}
     try:
         raw = svc.main.get_json("journal", TIMETABLE, {"teacher": teacher_id(user)}, query, user)
     except UpstreamError as exc:
         raise CastError(exc.code, exc.message, exc.status) from None
-    rooms = _room_ids(svc, user["node_id"])
-    lessons = [lesson for lesson in map(_lesson, _lessons_of(raw)) if lesson is not None]
+    rooms = room_ids(svc, user["node_id"])
+    lessons = lessons_of(raw)
     for lesson in lessons:
         lesson["room_id"] = rooms.get(lesson["room"].casefold())
     clock = local.strftime("%H:%M")
     now = next((x for x in lessons if x["start"] <= clock < x["end"]), None)
+    if now is not None:
+        table = norms.Norms.parse(svc.settings["screen_time_norms"])
+        now["norm"] = norms.lesson_now(svc.db.read, table, now, local.date(), zone)
     upcoming = next((x for x in lessons if x["start"] > clock), None)
     return {"date": query["date"], "time": clock, "now": now, "next": upcoming, "lessons": lessons}
 
@@ -52,23 +61,26 @@ def current_room(svc: Any, user: dict[str, Any]) -> int:
     return lesson["room_id"]
 
 
-def _school_now(svc: Any, user: dict[str, Any]) -> datetime:
-    row = svc.db.read.execute("SELECT timezone FROM school WHERE id = ?", [user["node_id"]]).fetchone()
+def school_zone(svc: Any, school_id: int) -> ZoneInfo:
+    """Return the school's time zone (the default one if it names none that is known)."""
+    row = svc.db.read.execute("SELECT timezone FROM school WHERE id = ?", [school_id]).fetchone()
     try:
-        zone = ZoneInfo((row and row[0]) or DEFAULT_TIMEZONE)
+        return ZoneInfo((row and row[0]) or DEFAULT_TIMEZONE)
     except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(DEFAULT_TIMEZONE)
-    return datetime.now(zone)
+        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
-def _room_ids(svc: Any, school_id: int) -> dict[str, int]:
+def room_ids(svc: Any, school_id: int) -> dict[str, int]:
+    """Return the school's rooms by their name in lower case (how the journal's room is found)."""
     sql = "SELECT id, name FROM room WHERE school_id = ? AND archived_at IS NULL"
     return {name.casefold(): room_id for room_id, name in svc.db.read.execute(sql, [school_id]).fetchall()}
 
 
-def _lessons_of(raw: Any) -> list[Any]:
+def lessons_of(raw: Any) -> list[dict[str, Any]]:
+    """Return the usable lessons of a timetable answer, each with its allowed fields only."""
     lessons = raw.get("lessons") if isinstance(raw, dict) else None
-    return lessons if isinstance(lessons, list) else []
+    found = (_lesson(lesson) for lesson in (lessons if isinstance(lessons, list) else []))
+    return [lesson for lesson in found if lesson is not None]
 
 
 def _lesson(raw: Any) -> dict[str, Any] | None:

@@ -465,3 +465,26 @@ def _m0008(db: sqlite_utils.Database) -> None:
             item_id TEXT PRIMARY KEY, content_sha256 TEXT NOT NULL REFERENCES content(sha256),
             fetched_at REAL NOT NULL)"""
     )
+
+
+@migrations(name="0009_screen_time_norms")
+def _m0009(db: sqlite_utils.Database) -> None:
+    # The lessons found over a screen-time norm (controller/norms.py): ClassCast's own findings, with
+    # the grades of the norm applied; never the class, the subject, the teacher or the topic.
+    db.execute(
+        """CREATE TABLE norm_lesson (
+            school_id INTEGER NOT NULL REFERENCES school(id), room_id INTEGER NOT NULL REFERENCES room(id),
+            day TEXT NOT NULL, start TEXT NOT NULL, "end" TEXT NOT NULL, grades TEXT NOT NULL,
+            screen_s REAL NOT NULL, lesson_limit_s REAL NOT NULL, day_limit_s REAL NOT NULL,
+            over_lesson INTEGER NOT NULL, over_day INTEGER NOT NULL,
+            PRIMARY KEY (room_id, day, start)) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX norm_lesson_by_day ON norm_lesson(day, school_id)")
+    # The school days checked, with how many lessons had screen time and how many were over a norm: a
+    # school with no row for a day was not checked (its count is unknown, not zero).
+    db.execute(
+        """CREATE TABLE norm_day (
+            school_id INTEGER NOT NULL REFERENCES school(id), day TEXT NOT NULL,
+            lessons INTEGER NOT NULL, over INTEGER NOT NULL, checked_at REAL NOT NULL,
+            PRIMARY KEY (school_id, day)) WITHOUT ROWID"""
+    )

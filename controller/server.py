@@ -11,7 +11,7 @@ from flask import Flask
 from gevent import pywsgi
 
 from classcast.settings import SettingsError
-from controller import housekeeping, monitor, notifier
+from controller import housekeeping, monitor, norm_check, norms, notifier
 from controller.app import Services
 from controller.ingest import TelemetryIngest, server_keys
 from controller.stats import schedule
@@ -38,7 +38,7 @@ class ControllerServer:
     """The web server, the telemetry ROUTER and the background loops of one app.
 
     `start()` binds the sockets and starts the loops (housekeeping, the panel monitor, the notifier, the
-    scheduled usage reports);
+    scheduled usage reports, the screen-time norms' daily check);
     `stop()` ends them. Settings the loops read are checked here, so a bad one stops the start.
     """
 
@@ -49,6 +49,7 @@ class ControllerServer:
         monitor.SchoolHours.of(settings)  # SettingsError names school_hours or school_days
         if settings["room_owner_rule"] not in ("confirm", "timetable"):
             raise SettingsError("room_owner_rule: 'confirm' or 'timetable'")
+        norms.Norms.parse(settings["screen_time_norms"])  # SettingsError names screen_time_norms
         self._loops: list[gevent.Greenlet] = []
         access_log = pywsgi.LoggingLogAdapter(logging.getLogger("controller.access"), logging.DEBUG)
         self.http = _NoDelayServer(
@@ -73,6 +74,7 @@ class ControllerServer:
                 monitor.run_forever,
                 notifier.run_forever,
                 schedule.run_forever,
+                norm_check.run_forever,
             )
         ]
         log.info("controller listening on %s, telemetry on %s", self.url, self.svc.ingest.endpoint)

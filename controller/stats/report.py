@@ -28,6 +28,7 @@ LABELS = {
     "teachers_casting_3": N_("Учителя, выводившие 3 раза и более"),
     "library_share": N_("Доля библиотеки"),
     "silent": N_("Молчат более 30 дней"),
+    "over_norm": N_("Уроков сверх нормы СанПиН"),
 }
 LEVEL_TITLES = {
     "all": N_("Все регионы"),
@@ -38,7 +39,7 @@ LEVEL_TITLES = {
     "panel": N_("Панели"),
 }
 NO_ROOM = N_("Без кабинета")
-LOWER_IS_BETTER = frozenset({"silent"})
+LOWER_IS_BETTER = frozenset({"silent", "over_norm"})
 _NAMES = {
     "region": "SELECT id, name FROM region WHERE {where}",
     "municipality": "SELECT id, name FROM municipality WHERE {where}",

@@ -35,6 +35,7 @@ INDICATORS = (
     "teachers_casting_3",
     "library_share",
     "silent",
+    "over_norm",
 )
 KINDS = {
     "registered": "count",
@@ -45,6 +46,7 @@ KINDS = {
     "teachers_casting_3": "share",
     "library_share": "share",
     "silent": "count",
+    "over_norm": "count",
 }
 
 _SCOPE = {
@@ -125,6 +127,9 @@ class Tally:
     cast_s: float = 0.0
     library_s: float = 0.0
     teachers: dict[date, list[int]] | None = None  # week -> [teachers, cast at least once, at least 3]
+    # Lessons over a screen-time norm; None where no school day was checked (or for a panel: a lesson
+    # is the room's, not one panel's).
+    over_norm: int | None = None
 
     def merge(self, other: Tally) -> None:
         """Add the panels' figures of `other` (not its teachers: those are counted by school)."""
@@ -148,6 +153,7 @@ class Tally:
             "teachers_casting_3": self._teachers(2),
             "library_share": self.library_s / self.cast_s if self.cast_s else None,
             "silent": self.silent,
+            "over_norm": self.over_norm,
         }
 
     def _teachers(self, column: int) -> float | None:
@@ -272,6 +278,7 @@ def count(db: Any, scope: Scope, period: Period, levels: Iterable[str]) -> dict[
             of_level = scope.keys(level)
             for key, n in member.items():
                 tallies[(level, of_level[n])].merge(tallies[(finest, key)])
+    _count_norms(db, scope, period.start, period.end, levels, tallies)
     teacher_levels = [level for level in levels if level in TEACHER_LEVELS]
     if teacher_levels:
         weeks = _weeks(period.start, period.end)
@@ -393,8 +400,51 @@ def trend(db: Any, scope: Scope, weeks: list[date]) -> dict[str, list[float | in
     else:
         for tally in tallies.values():
             tally.teachers = None
+    for week, tally in tallies.items():
+        by_level = {(scope.node.level, scope.node.id): tally}
+        _count_norms(db, scope, week, week + timedelta(days=6), [scope.node.level], by_level)
     values = [tallies[week].values() for week in weeks]
     return {name: [row[name] for row in values] for name in INDICATORS if name != "silent"}
+
+
+# The screen-time norms' daily check (controller/norms.py): the school days checked, and the lessons found
+# over a norm, by room.
+_NORM_DAYS = """SELECT DISTINCT school_id FROM norm_day
+    WHERE day BETWEEN ? AND ? AND school_id IN (SELECT value FROM json_each(?))"""
+_NORM_LESSONS = """SELECT school_id, room_id, count(*) FROM norm_lesson
+    WHERE day BETWEEN ? AND ? AND school_id IN (SELECT value FROM json_each(?)) GROUP BY school_id, room_id"""
+
+
+def _count_norms(
+    db: Any,
+    scope: Scope,
+    first: date,
+    last: date,
+    levels: Iterable[str],
+    tallies: dict[tuple[str, int], Tally],
+) -> None:
+    """Set the lessons over a norm of each group of `levels` whose schools had a school day checked."""
+    levels = [level for level in levels if level != "panel"]
+    if not levels:
+        return
+    args = [first.isoformat(), last.isoformat(), json.dumps(sorted(scope.schools))]
+    checked = {row[0] for row in db.execute(_NORM_DAYS, args)}
+    if not checked:
+        return
+    for panel in scope.panels:  # zero, not None, in every group with a checked school
+        if panel.school_id in checked:
+            for level in levels:
+                tally = tallies.get((level, panel.key(level)))
+                if tally is not None and tally.over_norm is None:
+                    tally.over_norm = 0
+    for school_id, room_id, lessons in db.execute(_NORM_LESSONS, args):
+        municipality_id, region_id, _days = scope.schools[school_id]
+        keys = {"all": 0, "region": region_id, "municipality": municipality_id, "school": school_id}
+        keys["room"] = room_id
+        for level in levels:
+            tally = tallies.get((level, keys[level]))
+            if tally is not None:  # a group outside the scope (another room of the school) has none
+                tally.over_norm = (tally.over_norm or 0) + lessons
 
 
 def _trend_usage(db: Any, scope: Scope, weeks: list[date], tallies: dict[date, Tally]) -> None:

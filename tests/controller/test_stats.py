@@ -18,6 +18,11 @@ Teachers: school 1 has three — one cast three times, one once, one never (and 
 casts are not a teacher's); school 2 has one who never cast: 2/4 cast, 1/4 three times or more.
 The week before (26 October – 1 November): P1 reported on Monday with 1 h of lessons, P4 reported,
 P2 was not registered yet: registered 3, reporting 2/3, in use 1/3.
+
+Screen-time norms: school 1's days were checked (controller/norms.py), school 2's never were. Room 101
+had two lessons over a norm on Monday and one on Thursday, room 102 none; the week before, school 1's
+Tuesday was checked with nothing over. So 3 lessons over a norm in the region, municipality 1, school 1
+and room 101; 0 in room 102; unknown (None) in municipality 2, school 2, room 201 and for each panel.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from controller import norms
 from controller.app import Services
 from controller.stats import export, report, tally, weeks
 from controller.stats.period import Period, PeriodError
@@ -109,9 +115,20 @@ def region(svc: Services) -> dict[str, int]:
                 cast = {"panel_id": ids["p1"], "room_id": ids["r1"], "user_id": user, "kind": "url"}
                 db["cast"].insert({**cast, "title": "Урок", "status": "shown", "created_at": at})
         weeks.rebuild(db)  # as after a bulk load: each teacher's casts by their school's week
+        _norm_findings(db, ids)
         return ids
 
     return svc.db.write(build)
+
+
+def _norm_findings(db: Any, ids: dict[str, int]) -> None:
+    grade_5 = norms.Band(5, 6, 20 * 60, 80 * 60)
+    over = [norms.Lesson(ids["r1"], start, end, "5А", grade_5, 25 * 60, True) for start, end in
+            (("08:30", "09:15"), ("09:25", "10:10"))]  # fmt: skip
+    norms.save_day(db, ids["s1"], date(2026, 11, 2), 3, over)
+    later = norms.Lesson(ids["r1"], "11:20", "12:05", "7Б", norms.Band(7, 11, 1500, 6000), 1000, False, True)
+    norms.save_day(db, ids["s1"], date(2026, 11, 5), 4, [later])
+    norms.save_day(db, ids["s1"], date(2026, 10, 27), 2, [])
 
 
 def _figures(svc: Services, node: Node, period: Period, *levels: str) -> dict:
@@ -132,6 +149,7 @@ def test_each_indicator_of_the_region_for_a_week_with_a_holiday(svc: Services, r
         "teachers_casting_3": 0.25,
         "library_share": pytest.approx(1 / 3),
         "silent": 1,
+        "over_norm": 3,
     }
 
 
@@ -151,7 +169,13 @@ def test_each_level_below_counts_its_own_panels_and_teachers(svc: Services, regi
         "teachers_casting_3": None,
         "library_share": 0.0,
         "silent": 0,
+        "over_norm": 0,  # its school's days were checked: none of its lessons was over a norm
     }
+    assert figures[("room", region["r1"])]["over_norm"] == 3
+    assert figures[("room", region["r3"])]["over_norm"] is None  # school 2 was never checked
+    assert figures[("municipality", region["m1"])]["over_norm"] == 3
+    assert figures[("municipality", region["m2"])]["over_norm"] is None
+    assert figures[("panel", region["p1"])]["over_norm"] is None  # a lesson is the room's
     assert ("panel", region["p5"]) not in figures  # decommissioned before the week
 
 
@@ -165,6 +189,8 @@ def test_the_week_before_and_the_direction_of_change(svc: Services, region: dict
     assert (in_use["direction"], in_use["better"], in_use["band"]) == ("up", True, "yellow")
     assert answer["summary"]["reporting"]["band"] == "yellow"  # 75 % between 50 and 90
     assert answer["summary"]["teachers_casting_3"]["band"] == "red"  # 25 %
+    over_norm = answer["summary"]["over_norm"]  # 0 the week before, 3 now: fewer is better
+    assert (over_norm["previous"], over_norm["direction"], over_norm["better"]) == (0, "up", False)
     assert [row["name"] for row in answer["children"]["rows"]] == ["Второй округ", "Первый округ"]
     assert [crumb["level"] for crumb in answer["path"]] == ["all", "region"]
 
@@ -203,6 +229,7 @@ def test_the_trend_gives_each_week_its_own_figures(svc: Services, region: dict) 
     assert values["in_use"] == [pytest.approx(1 / 3), 0.5]
     assert values["hours"][1] == pytest.approx(6 / 16)
     assert values["teachers_casting"] == [0.0, 0.5]
+    assert values["over_norm"] == [0, 3]
 
 
 def test_the_xlsx_has_a_sheet_per_level_with_the_period_and_names_as_text(

@@ -4,7 +4,8 @@ system, two rooms with a real player each and their kiosk pages.
 The timetable puts the teacher's lesson now in room 101. On a phone-sized screen she sees it in the
 «Расписание» strip and on the room's card, searches the library for a Russian word, and taps «На моём
 уроке» on the result: the kiosk of room 101 shows the item's PDF (its pixels against our own rendering
-of the item's media), and the kiosk of room 102 shows nothing of it. With the library stopped, the
+of the item's media), and the kiosk of room 102 shows nothing of it; once the lesson's screen time
+passes its norm (six seconds here), the room's remote says so. With the library stopped, the
 same search says so and still finds the item, from the controller's local index.
 """
 
@@ -109,6 +110,8 @@ def test_a_teacher_casts_a_library_item_to_the_room_of_her_lesson_now(
             "CLASSCAST_JOURNAL_URL": standin.journal_url,
             "CLASSCAST_LIBRARY_URL": standin.library_url,
             "CLASSCAST_MAIN_TOKEN": token,
+            # The lesson now is a 5th grade's: six seconds of screen time a lesson, for the notice to come.
+            "CLASSCAST_SCREEN_TIME_NORMS": "5-6:0.1/80 7-11:25/100",
         }
         controller = serve_controller(spawn, data_dir, env)
         argv = ("-m", "player", "--controller", controller.url, "--kiosk-port", "0")
@@ -151,6 +154,11 @@ def test_a_teacher_casts_a_library_item_to_the_room_of_her_lesson_now(
         other = screens["102"]
         assert other.evaluate("document.body.dataset.shown") is None
         assert difference(other.screenshot(), expected) > 60
+
+        # Past the lesson's screen-time norm, the remote of the lesson's room says so, gently.
+        notice = card.locator(".norm-notice")
+        notice.filter(has_text="по СанПиН для 5–6 кл. — не больше 1 мин за урок").wait_for(timeout=30_000)
+        assert notice.get_attribute("role") == "status"
 
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
 

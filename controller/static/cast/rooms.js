@@ -7,6 +7,7 @@
 
 import { _ } from "../admin/i18n.js";
 import { el } from "../admin/ui.js";
+import { normNotice } from "./norms.js";
 import { Remote } from "./remote.js";
 import { kindText, panelStatusText, personName } from "./values.js";
 
@@ -46,6 +47,8 @@ export function castDetails(cast) {
   return parts.filter(Boolean).join(" · ");
 }
 
+const NORM_TICK_MS = 10_000; // how often the lesson's screen time is counted on between two readings
+
 class RoomCard {
   constructor(snapshot, { me, onShow, onRoom, notices }) {
     this.me = me;
@@ -69,6 +72,7 @@ class RoomCard {
     this.nothing = el("p", { className: "now idle muted", textContent: T.nothing });
     this.screens = el("ul", { className: "screens", attrs: { "aria-label": T.screens } });
     this.remote = new Remote(snapshot, { onRoom, notices });
+    this.norm = el("p", { className: "norm-notice", hidden: true, attrs: { role: "status" } });
     this.show = el("button", { type: "button", className: "show-here", textContent: T.show });
     this.show.addEventListener("click", () => onShow({ roomIds: [this.snapshot.room_id] }));
     this.node = el(
@@ -80,6 +84,7 @@ class RoomCard {
       this.nothing,
       this.screens,
       this.remote.node,
+      this.norm,
       el("div", { className: "room-buttons" }, this.show),
     );
     this.update(snapshot);
@@ -93,6 +98,12 @@ class RoomCard {
   setLesson(on) {
     this.lessonNow.hidden = !on;
     this.node.classList.toggle("lesson-room", on);
+  }
+
+  /** Say (or stop saying) that the lesson here is past its screen-time norm. */
+  showNorm(text) {
+    this.norm.hidden = !text;
+    if (text && this.norm.textContent !== text) this.norm.textContent = text;
   }
 
   update(snapshot) {
@@ -146,6 +157,22 @@ export class RoomBoard {
     this.order = [];
     this.cards = new Map();
     this.lessonRoom = null;
+    this.lessonNorm = null; // {norm, readAt} of the lesson now, from the timetable
+    setInterval(() => this.tickNorm(), NORM_TICK_MS);
+  }
+
+  /** Take the lesson's screen-time norm as the timetable last gave it (null: none). */
+  setLessonNorm(norm, readAt) {
+    this.lessonNorm = norm ? { norm, readAt } : null;
+    this.tickNorm();
+  }
+
+  tickNorm() {
+    const lesson = this.lessonNorm;
+    for (const [id, card] of this.cards) {
+      const here = lesson && id === this.lessonRoom;
+      card.showNorm(here ? normNotice(lesson.norm, lesson.readAt) : null);
+    }
   }
 
   /** Mark the room of the teacher's lesson now (null: none), and bring it among the first. */
@@ -154,6 +181,7 @@ export class RoomBoard {
     this.lessonRoom = roomId;
     for (const [id, card] of this.cards) card.setLesson(id === roomId);
     this.place();
+    this.tickNorm();
   }
 
   /** Take the whole list (GET /api/cast/rooms): in its order, dropping the rooms no longer in it. */

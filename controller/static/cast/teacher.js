@@ -51,7 +51,11 @@ const lessons = new LessonsSection(document.getElementById("lessons"), {
 materialsSection(document.getElementById("materials"), { materials, notices });
 if (journal) {
   new TimetableStrip(timetableRoot, { journal, onShow: showDialog });
-  journal.onChange(() => board.setLessonRoom(journal.lessonNow()?.room_id ?? null));
+  journal.onChange(() => {
+    const lesson = journal.lessonNow();
+    board.setLessonRoom(lesson?.room_id ?? null);
+    board.setLessonNorm(lesson?.norm ?? null, journal.readAt);
+  });
 }
 const alertRoot = document.getElementById("school-alert");
 const alerts = alertRoot ? new AlertDesk(alertRoot, { scope: "school", notices }) : null;
@@ -80,8 +84,20 @@ function taken({ room_id: roomId, name, by }) {
 }
 
 document.getElementById("show-open").addEventListener("click", () => showDialog({}));
+/** Whether a room's screens show a cast now (a blank screen is no screen work). */
+function screenWork(snapshot) {
+  return Boolean(snapshot?.cast && !(snapshot.cast.view || {}).blank);
+}
+
+function roomChanged(snapshot) {
+  const before = board.cards.get(snapshot.room_id)?.snapshot;
+  board.update(snapshot);
+  // The lesson's screen time starts or stops counting: the timetable says how it stands now.
+  if (snapshot.room_id === board.lessonRoom && screenWork(before) !== screenWork(snapshot)) journal?.load();
+}
+
 connectLive(
-  { room: (snapshot) => board.update(snapshot), taken, alert: (alert) => alerts?.update(alert) },
+  { room: roomChanged, taken, alert: (alert) => alerts?.update(alert) },
   {
     onState: showConnection,
     onReconnect: () => {
