@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from classcast.settings import Setting, load
+from controller.norms import DEFAULT_TABLE
 
 ENV_PREFIX = "CLASSCAST_"
 
@@ -94,7 +95,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stats_export_every_days", 14.0, "days between two scheduled usage reports"),
     Setting(
         "screen_time_norms",
-        "1-3:10/30 4:15/45 5-6:20/80 7-11:25/100",
+        DEFAULT_TABLE,
         "the screen-time norms of SanPiN 1.2.3685-21 for work with an interactive panel: space-separated "
         "GRADES:LESSON/DAY, minutes a lesson and a school day for those grades",
     ),

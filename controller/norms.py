@@ -32,6 +32,7 @@ from controller.store.rollups import MAX_SPAN_S
 
 log = logging.getLogger(__name__)
 
+DEFAULT_TABLE = "1-3:10/30 4:15/45 5-6:20/80 7-11:25/100"  # the rules' own figures, in minutes
 _BAND = re.compile(r"(\d{1,2})(?:-(\d{1,2}))?:(\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)")
 _GRADE = re.compile(r"\s*(\d{1,2})(?!\d)")  # «7Б», «10-А», «1 класс»: the number that starts it
 

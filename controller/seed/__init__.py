@@ -2,11 +2,12 @@
 
 One new region (refused if its code exists): municipalities, schools with their calendars, rooms, panels
 and accounts, and for each panel its daily figures (`panel_day`) and its casts (`cast`) over the window,
-on its school's calendar. The region's calendar holds the Russian federal days off and the school
-vacations; one municipality adds a quarantine week (and a Saturday to work it off), another a city day.
-Panels are used heavily, typically or rarely; a few stop reporting (dead), a few are paired during the
-window, a few replaced devices that were decommissioned before it. `panel_hour` is not filled: the
-statistics do not read it.
+on its school's calendar, with the screen-time norms' findings as the daily check would have made them
+(each cast's lesson given a class of a grade drawn for it). The region's calendar holds the Russian
+federal days off and the school vacations; one municipality adds a quarantine week (and a Saturday to
+work it off), another a city day. Panels are used heavily, typically or rarely; a few stop reporting
+(dead), a few are paired during the window, a few replaced devices that were decommissioned before it.
+`panel_hour` is not filled: the statistics do not read it.
 
 The same options give the same rows: everything is drawn from `--random-seed`, each panel's use from a
 generator of its own. Rows are built in Python and written by the single writer in executemany
@@ -49,6 +50,15 @@ _CAST = (
 _WEEK = (  # as controller.stats.weeks counts a teacher's casts by the week of the school's calendar
     "INSERT INTO cast_week (user_id, school_id, week, casts) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (week, school_id, user_id) DO UPDATE SET casts = casts + excluded.casts"
+)
+_NORM_LESSON = (
+    'INSERT OR IGNORE INTO norm_lesson (school_id, room_id, day, start, "end", grades, screen_s,'
+    " lesson_limit_s, day_limit_s, over_lesson, over_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_NORM_DAY = (  # a school's panels may be written in two batches
+    "INSERT INTO norm_day (school_id, day, lessons, over, checked_at) VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (school_id, day) DO UPDATE SET lessons = lessons + excluded.lessons,"
+    " over = over + excluded.over"
 )
 _SEEN = (
     "UPDATE panel SET last_seen_at = ?, health_at = ?, temperature_c = ?, display_connected = 1 WHERE id = ?"
@@ -129,6 +139,9 @@ def _write_usage(db: Any, batch: Batch) -> None:
     db.conn.executemany(_CAST, sorted(batch.casts, key=lambda row: row[8]))  # time order: the index likes it
     db.conn.executemany(_SEEN, batch.seen)
     db.conn.executemany(_WEEK, [(*key, casts) for key, casts in batch.weeks.items()])
+    db.conn.executemany(_NORM_LESSON, batch.norm_lessons)
+    now = time.time()
+    db.conn.executemany(_NORM_DAY, [(*key, *figures, now) for key, figures in batch.norm_days.items()])
 
 
 def add_command(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from controller.norms import DEFAULT_TABLE, Norms
 from controller.seed.calendar import DAY_S, ISO, Window, iso
 from controller.seed.plan import Panel
 
@@ -69,6 +70,14 @@ class Batch:
     casts: list[tuple[Any, ...]] = field(default_factory=list)
     seen: list[tuple[Any, ...]] = field(default_factory=list)  # (last_seen_at, health_at, temperature, id)
     weeks: Counter[tuple[int, int, str]] = field(default_factory=Counter)  # casts by teacher, school, week
+    # The screen-time norms' daily check, as if it had run: lessons over a norm, and the days checked
+    # (school, day) -> [lessons with screen time, lessons over a norm].
+    norm_lessons: list[tuple[Any, ...]] = field(default_factory=list)
+    norm_days: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+
+
+NORMS = Norms.parse(DEFAULT_TABLE)
+LESSON_S = 40 * 60.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,8 @@ class PanelUse:
     def __init__(self, panel: Panel, window: Window, library: Library, seed: int, batch: Batch) -> None:
         self.panel, self.window, self.library, self.batch = panel, window, library, batch
         self.rng = random.Random(f"{seed}/panel/{panel.number}")
+        # The grades of its lessons from a generator of their own: the rest is drawn as before.
+        self.grades = random.Random(f"{seed}/grades/{panel.number}")
         self.traits = Traits.draw(self.rng, panel)
 
     def add(self, is_school_day: list[bool]) -> None:
@@ -163,6 +174,7 @@ class PanelUse:
                 cast = self._cast_row(self.window.midnights[i] + at)
                 self.batch.casts.append(cast)
                 self.batch.weeks[(cast[2], self.panel.school.id, self.window.mondays[i])] += 1
+                self._judge(i, at, length)
         awake = 0.0 if self.traits.always_on and not school else min(off - on, 37800.0)
         screen_on = in_use + max(0.0, awake - in_use) * self.traits.idle_screen
         draw = self.rng.random
@@ -175,6 +187,21 @@ class PanelUse:
         use = (round(screen_on), round(in_use), len(shown), count, round(cast_s), round(library_s))
         self.batch.days.append((self.panel.id, self.window.isos[i], heartbeats, *use, *health))
         return self.window.midnights[i] + off, temperature
+
+    def _judge(self, i: int, at: float, length: float) -> None:
+        """Judge the cast's lesson against the screen-time norm of a class drawn for it."""
+        panel = self.panel
+        if panel.room_id is None:
+            return
+        band = NORMS.bands[int(self.grades.random() * len(NORMS.bands))]
+        day = self.window.isos[i]
+        checked = self.batch.norm_days.setdefault((panel.school.id, day), [0, 0])
+        checked[0] += 1
+        if length > band.lesson_s:
+            checked[1] += 1
+            start, end = (time.strftime("%H:%M", time.gmtime(s)) for s in (at, at + LESSON_S))
+            row = (panel.school.id, panel.room_id, day, start, end, band.label, round(length))
+            self.batch.norm_lessons.append((*row, band.lesson_s, band.day_s, 1, 0))
 
     def _cast_row(self, at: float) -> tuple[Any, ...]:
         draw, traits, library = self.rng.random, self.traits, self.library

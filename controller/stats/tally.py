@@ -185,6 +185,7 @@ class Scope:
     _teacher_rows: list[tuple] | None = field(default=None, repr=False)
     _casts: dict[date, dict[int, tuple[int, int]]] = field(default_factory=dict, repr=False)
     _keys: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    _schools_of: dict[str, dict[int, set[int]]] = field(default_factory=dict, repr=False)
 
     def rollup_filter(self) -> dict[str, str]:
         """The join and condition that keep a rollup's rows to the scope's panels (none if it has all)."""
@@ -201,6 +202,15 @@ class Scope:
         if len(self.panels) <= FEW_PANELS:
             return [json.dumps([panel.id for panel in self.panels])]
         return [self.node.id]
+
+    def schools_of(self, level: str) -> dict[int, set[int]]:
+        """Return the schools of each group of `level` that has panels in the scope."""
+        if level not in self._schools_of:
+            groups: dict[int, set[int]] = defaultdict(set)
+            for panel, key in zip(self.panels, self.keys(level), strict=True):
+                groups[key].add(panel.school_id)
+            self._schools_of[level] = dict(groups)
+        return self._schools_of[level]
 
     def keys(self, level: str) -> list[int]:
         """Return the group of `level` of each panel, in the order of `panels`."""
@@ -400,9 +410,7 @@ def trend(db: Any, scope: Scope, weeks: list[date]) -> dict[str, list[float | in
     else:
         for tally in tallies.values():
             tally.teachers = None
-    for week, tally in tallies.items():
-        by_level = {(scope.node.level, scope.node.id): tally}
-        _count_norms(db, scope, week, week + timedelta(days=6), [scope.node.level], by_level)
+    _trend_norms(db, scope, weeks, tallies)
     values = [tallies[week].values() for week in weeks]
     return {name: [row[name] for row in values] for name in INDICATORS if name != "silent"}
 
@@ -411,8 +419,8 @@ def trend(db: Any, scope: Scope, weeks: list[date]) -> dict[str, list[float | in
 # over a norm, by room.
 _NORM_DAYS = """SELECT DISTINCT school_id FROM norm_day
     WHERE day BETWEEN ? AND ? AND school_id IN (SELECT value FROM json_each(?))"""
-_NORM_LESSONS = """SELECT school_id, room_id, count(*) FROM norm_lesson
-    WHERE day BETWEEN ? AND ? AND school_id IN (SELECT value FROM json_each(?)) GROUP BY school_id, room_id"""
+_NORM_LESSONS = """SELECT school_id, {room}, count(*) FROM norm_lesson
+    WHERE day BETWEEN ? AND ? AND school_id IN (SELECT value FROM json_each(?)) GROUP BY school_id, {room}"""
 
 
 def _count_norms(
@@ -431,13 +439,13 @@ def _count_norms(
     checked = {row[0] for row in db.execute(_NORM_DAYS, args)}
     if not checked:
         return
-    for panel in scope.panels:  # zero, not None, in every group with a checked school
-        if panel.school_id in checked:
-            for level in levels:
-                tally = tallies.get((level, panel.key(level)))
-                if tally is not None and tally.over_norm is None:
-                    tally.over_norm = 0
-    for school_id, room_id, lessons in db.execute(_NORM_LESSONS, args):
+    for level in levels:  # zero, not None, in every group with a checked school
+        for key, schools in scope.schools_of(level).items():
+            tally = tallies.get((level, key))
+            if tally is not None and tally.over_norm is None and not schools.isdisjoint(checked):
+                tally.over_norm = 0
+    by_room = "room_id" if "room" in levels else "NULL"  # else a school's rows are summed by SQLite
+    for school_id, room_id, lessons in db.execute(_NORM_LESSONS.format(room=by_room), args):
         municipality_id, region_id, _days = scope.schools[school_id]
         keys = {"all": 0, "region": region_id, "municipality": municipality_id, "school": school_id}
         keys["room"] = room_id
@@ -454,6 +462,27 @@ def _trend_usage(db: Any, scope: Scope, weeks: list[date], tallies: dict[date, T
         tally = tallies[date.fromisoformat(week)]
         tally.reporting, tally.in_use = reporting, in_use
         tally.in_use_s, tally.cast_s, tally.library_s = in_use_s, cast_s, library_s
+
+
+_WEEK_OF_DAY = "date(day, '-6 days', 'weekday 1')"  # the Monday of the day's week
+
+
+def _trend_norms(db: Any, scope: Scope, weeks: list[date], tallies: dict[date, Tally]) -> None:
+    """Set each week's lessons over a norm of the scope's node, in one read for all the weeks."""
+    node = scope.node
+    if node.level == "panel":
+        return
+    schools = scope.schools_of(node.level).get(node.id if node.level != "all" else 0, set())
+    args = [weeks[0].isoformat(), (weeks[-1] + timedelta(days=6)).isoformat(), json.dumps(sorted(schools))]
+    of_schools = "day BETWEEN ? AND ? AND school_id IN (SELECT value FROM json_each(?))"
+    checked = f"SELECT DISTINCT {_WEEK_OF_DAY} FROM norm_day WHERE {of_schools}"
+    for (week,) in db.execute(checked, args):
+        tallies[date.fromisoformat(week)].over_norm = 0
+    of_node = f"{of_schools} AND room_id = ?" if node.level == "room" else of_schools
+    found = f"SELECT {_WEEK_OF_DAY} AS week, count(*) FROM norm_lesson WHERE {of_node} GROUP BY week"
+    for week, lessons in db.execute(found, args + ([node.id] if node.level == "room" else [])):
+        tally = tallies[date.fromisoformat(week)]
+        tally.over_norm = (tally.over_norm or 0) + lessons
 
 
 def _trend_registered(scope: Scope, weeks: list[date], tallies: dict[date, Tally]) -> None:
