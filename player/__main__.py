@@ -28,6 +28,7 @@ from player.desired import StateFile  # noqa: E402
 from player.devtools import DevTools  # noqa: E402
 from player.kiosk import Kiosk, serve  # noqa: E402
 from player.pairing import Pairing, forget_pending  # noqa: E402
+from player.recovery import BrowserWatch  # noqa: E402
 from player.showings import Showings  # noqa: E402
 from player.usage import UsageOutbox  # noqa: E402
 
@@ -82,7 +83,8 @@ def run(settings: dict) -> int:
     page_url = f"http://{settings['kiosk_host']}:{server.server_port}/"
     print(f"kiosk page: {page_url}", flush=True)
     workers: list[gevent.Greenlet] = []
-    watchdog = _tell_systemd_ready(server, workers)
+    watch = _watch_browser(settings, kiosk, outbox, page_url)
+    watchdog = _tell_systemd_ready(server, workers, watch)
     restarting.rawlink(lambda _: stop.set())  # a restart is a stop, then an exec
     ctx = _context(settings, kiosk, cache, page_url, restarting.set)
     cache.token = identity.token
@@ -95,6 +97,8 @@ def run(settings: dict) -> int:
     if not restarting.is_set():
         notify.notify(notify.STOPPING)
     kept.kill()
+    if watch is not None:
+        watch.stop()
     showings.stop()
     outbox.close()
     if watchdog is not None:
@@ -119,6 +123,22 @@ def _context(
         settings["reboot_command"],
         restart,
     )
+
+
+def _watch_browser(settings: dict, kiosk: Kiosk, outbox: UsageOutbox, page_url: str) -> BrowserWatch | None:
+    """Return the started watch of the kiosk browser (docs/architecture.md, Recovery); None when off."""
+    if settings["browser_check_interval"] <= 0:
+        return None
+    watch = BrowserWatch(
+        DevTools(settings["devtools_url"], page_url),
+        lambda: kiosk.pages > 0,
+        outbox,
+        settings["browser_restart_command"],
+        settings["browser_check_interval"],
+        settings["browser_grace"],
+    )
+    watch.start()
+    return watch
 
 
 def _apply_kept_state(ctx: Context) -> None:
@@ -177,18 +197,25 @@ def _forget_revoked(ctx: Context, data_dir: Path) -> PanelIdentity:
     return identity
 
 
-def _tell_systemd_ready(server: WSGIServer, workers: list[gevent.Greenlet]) -> gevent.Greenlet | None:
+def _tell_systemd_ready(
+    server: WSGIServer, workers: list[gevent.Greenlet], watch: BrowserWatch | None
+) -> gevent.Greenlet | None:
     """Return the watchdog greenlet (None when systemd asks for none), having reported READY=1.
 
     Ready once the page is served: the kiosk browser's unit is ordered after this one. The pings go
-    on while the page server and the controller link live; a dead one stops them and systemd restarts.
+    on while the page server, the controller link and the browser watch live (the watch also stuck
+    in a look counts as dead); a dead one stops them and systemd restarts.
     """
     notify.notify(notify.READY, f"STATUS=kiosk page on port {server.server_port}")
     interval = notify.watchdog_interval()
     if interval is None:
         return None
     return notify.spawn_watchdog(
-        lambda: server.started and not any(worker.dead for worker in workers), interval, "player"
+        lambda: (
+            server.started and not any(worker.dead for worker in workers) and (watch is None or watch.alive())
+        ),
+        interval,
+        "player",
     )
 
 

@@ -33,6 +33,22 @@ SETTINGS: tuple[Setting, ...] = (
         "where the player hands usage events to the agent; empty: ipc://<data_dir>/usage.sock",
     ),
     Setting("reboot_command", "systemctl reboot", "the command run when school IT reboots the panel"),
+    Setting(
+        "browser_check_interval",
+        5.0,
+        "seconds between the player's looks at the kiosk browser (docs/architecture.md, Recovery); 0: none",
+    ),
+    Setting(
+        "browser_grace",
+        20.0,
+        "seconds a kiosk browser that is gone may take to come back by itself (systemd restarts it) "
+        "before the player restarts it; also the least wait between two recovery steps",
+    ),
+    Setting(
+        "browser_restart_command",
+        "systemctl restart classcast-kiosk.service",
+        "the command that restarts the kiosk browser; empty: the player never restarts it",
+    ),
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 
