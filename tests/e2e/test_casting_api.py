@@ -212,7 +212,9 @@ def test_alerts_override_reach_late_panels_and_count_acknowledgements(controller
     assert status == 400 and body["message"] == "Напишите текст оповещения."
 
     alert = it.post_json("/api/alerts", {"text": "Эвакуация через главный вход", "level": "danger"})
-    assert first.last("alert")["alert"]["text"] == "Эвакуация через главный вход"
+    # The answer comes once the alert is sent; the panel's client may hear it a moment later.
+    shown = wait_for(lambda: first.last("alert"), 10, "the alert at the panel")
+    assert shown["alert"]["text"] == "Эвакуация через главный вход"
     summary = wait_for(
         lambda: (s := it.get_json(f"/api/alerts/{alert['id']}"))["acked"] == 1 and s, 10, "an ack"
     )
