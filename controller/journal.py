@@ -43,7 +43,7 @@ def today(svc: Any, user: dict[str, Any]) -> dict[str, Any]:
     clock = local.strftime("%H:%M")
     now = next((x for x in lessons if x["start"] <= clock < x["end"]), None)
     if now is not None:
-        table = norms.Norms.parse(svc.settings["screen_time_norms"])
+        table = norms.of_setting(svc.settings["screen_time_norms"])
         now["norm"] = norms.lesson_now(svc.db.read, table, now, local.date(), zone)
     upcoming = next((x for x in lessons if x["start"] > clock), None)
     return {"date": query["date"], "time": clock, "now": now, "next": upcoming, "lessons": lessons}

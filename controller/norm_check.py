@@ -44,7 +44,7 @@ def check_day(svc: Any, school_id: int, day: date) -> int | None:
     teachers = _casters(svc.db.read, school_id, start, end)
     if not teachers:
         return None
-    table = norms.Norms.parse(svc.settings["screen_time_norms"])
+    table = norms.of_setting(svc.settings["screen_time_norms"])
     lessons = _lessons(svc, school_id, day, zone, table, teachers)
     panels: dict[int, list[int]] = {}
     for lesson in lessons:

@@ -16,6 +16,7 @@ and are never stored.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -79,6 +80,12 @@ class Norms:
         found = _GRADE.match(name or "")
         grade = int(found.group(1)) if found else 0
         return next((band for band in self.bands if band.first <= grade <= band.last), None)
+
+
+@functools.lru_cache(maxsize=4)
+def of_setting(text: str) -> Norms:
+    """Return the table of the `screen_time_norms` setting, read once (every timetable reading asks)."""
+    return Norms.parse(text)
 
 
 # --- screen time --------------------------------------------------------------------------------------
