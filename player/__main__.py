@@ -19,8 +19,8 @@ from classcast import notify  # noqa: E402
 from classcast.identity import PanelIdentity, ensure_identity, forget_enrollment  # noqa: E402
 from classcast.journal import setup_logging  # noqa: E402
 from classcast.settings import SettingsError  # noqa: E402
-from player import desired  # noqa: E402
-from player.cache import ContentCache  # noqa: E402
+from player import desired, schedule  # noqa: E402
+from player.cache import MIB, ContentCache, FetchError, files_of  # noqa: E402
 from player.client import ControllerLink  # noqa: E402
 from player.commands import Context, apply_state, parse_state, restart_process  # noqa: E402
 from player.config import load_config  # noqa: E402
@@ -29,6 +29,8 @@ from player.devtools import DevTools  # noqa: E402
 from player.kiosk import Kiosk, serve  # noqa: E402
 from player.pairing import Pairing, forget_pending  # noqa: E402
 from player.recovery import BrowserWatch  # noqa: E402
+from player.schedule import Follower  # noqa: E402
+from player.screen import ScreenConfigError, ScreenPower, make_backend  # noqa: E402
 from player.showings import Showings  # noqa: E402
 from player.usage import UsageOutbox  # noqa: E402
 
@@ -51,7 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"classcast-player: настройки: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings["log_level"], "classcast-player")
-    return run(settings)
+    try:
+        return run(settings)
+    except ScreenConfigError as exc:
+        print(f"classcast-player: настройка screen_power: {exc}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,14 +77,22 @@ def run(settings: dict) -> int:
     stop, restarting = gevent.event.Event(), gevent.event.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(sig, stop.set)
-    cache = ContentCache(data_dir / "cache", settings["controller_url"], settings["fetch_timeout"])
+    backend = make_backend(settings["screen_power"], output=settings["screen_output"])
+    cache = ContentCache(
+        data_dir / "cache",
+        settings["controller_url"],
+        settings["fetch_timeout"],
+        max_bytes=int(settings["cache_max_mb"] * MIB),
+    )
     kiosk = Kiosk(cache.get, cache.bundle_file)
     outbox = UsageOutbox(data_dir, settings["usage_endpoint"])
     showings = Showings(outbox)
     kiosk.on_screen = showings.changed
     kiosk.on_alert = showings.alert_changed
+    screen = ScreenPower(backend, showings.screen_changed, check_every=settings["screen_check_interval"])
     outbox.start()
     showings.start()
+    screen.start()
     server = serve(kiosk, settings["kiosk_host"], settings["kiosk_port"])
     page_url = f"http://{settings['kiosk_host']}:{server.server_port}/"
     print(f"kiosk page: {page_url}", flush=True)
@@ -86,9 +100,11 @@ def run(settings: dict) -> int:
     watch = _watch_browser(settings, kiosk, outbox, page_url)
     watchdog = _tell_systemd_ready(server, workers, watch)
     restarting.rawlink(lambda _: stop.set())  # a restart is a stop, then an exec
-    ctx = _context(settings, kiosk, cache, page_url, restarting.set)
+    ctx = _context(settings, kiosk, cache, page_url, restarting.set, screen)
+    cache.needed = lambda: _needed_files(ctx)
     cache.token = identity.token
     kept = gevent.spawn(_apply_kept_state, ctx)
+    ctx.follower.start()
     while not stop.is_set():
         identity = _paired(identity, data_dir, settings, kiosk, stop)
         if identity is None or not _connected_until_revoked(ctx, identity, settings, stop, workers):
@@ -97,8 +113,10 @@ def run(settings: dict) -> int:
     if not restarting.is_set():
         notify.notify(notify.STOPPING)
     kept.kill()
+    ctx.follower.stop()
     if watch is not None:
         watch.stop()
+    screen.stop()
     showings.stop()
     outbox.close()
     if watchdog is not None:
@@ -111,17 +129,24 @@ def run(settings: dict) -> int:
 
 
 def _context(
-    settings: dict, kiosk: Kiosk, cache: ContentCache, page_url: str, restart: Callable[[], None]
+    settings: dict,
+    kiosk: Kiosk,
+    cache: ContentCache,
+    page_url: str,
+    restart: Callable[[], None],
+    screen: ScreenPower,
 ) -> Context:
-    """Return what the controller's commands act on."""
+    """Return what the controller's commands act on, the room's schedule among them."""
+    data_dir = Path(settings["data_dir"])
     return Context(
         kiosk,
         cache,
         settings["show_timeout"],
-        StateFile(Path(settings["data_dir"]) / desired.FILE),
+        StateFile(data_dir / desired.FILE),
         DevTools(settings["devtools_url"], page_url),
         settings["reboot_command"],
         restart,
+        Follower(kiosk, cache, StateFile(data_dir / schedule.FILE), settings["show_timeout"], screen),
     )
 
 
@@ -144,9 +169,23 @@ def _watch_browser(settings: dict, kiosk: Kiosk, outbox: UsageOutbox, page_url: 
 def _apply_kept_state(ctx: Context) -> None:
     """Show what the last desired state said, before the controller is reachable (it may never be)."""
     kept = parse_state(ctx.state.last) if ctx.state is not None else None
-    if kept is not None:
-        answer = apply_state(ctx, kept)
-        log.info("kept state %d applied at start: %s", kept["version"], answer.get("error", "ok"))
+    if kept is None:
+        return
+    if kept["show"] is not None:
+        try:  # cached before this process started: read through once, a damaged file fetched again
+            ctx.cache.ensure_item(kept["show"]["item"], verify=True)
+        except FetchError as exc:
+            log.warning("the kept cast's files cannot be checked: %s", exc)
+    answer = apply_state(ctx, kept)
+    log.info("kept state %d applied at start: %s", kept["version"], answer.get("error", "ok"))
+
+
+def _needed_files(ctx: Context) -> set[str]:
+    """Return the files the cache must keep: the cast kept and on screen, and the schedule's."""
+    kept = parse_state(ctx.state.last) if ctx.state is not None else None
+    casts = [kept and kept["show"], ctx.kiosk.current]
+    items = [cast["item"] for cast in casts if cast is not None]
+    return files_of(items) | (ctx.follower.needed_files() if ctx.follower is not None else set())
 
 
 def _paired(
@@ -189,6 +228,8 @@ def _forget_revoked(ctx: Context, data_dir: Path) -> PanelIdentity:
     forget_pending(data_dir)
     if ctx.state is not None:
         ctx.state.forget()
+    if ctx.follower is not None:
+        ctx.follower.set(None)  # the schedule was the room's: a panel to pair again has none
     ctx.kiosk.clear()
     if ctx.kiosk.alert is not None:  # the pairing screen must be seen; the alert was the school's
         gevent.spawn(ctx.kiosk.show_alert, None, ctx.show_timeout)

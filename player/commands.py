@@ -32,6 +32,7 @@ from player.desired import StateFile
 from player.devtools import DevTools, DevToolsError
 from player.items import parse_alert, parse_item, parse_view
 from player.kiosk import Kiosk
+from player.schedule import Follower
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Context:
     devtools: DevTools | None = None  # the kiosk browser, for screenshots; None: there is none
     reboot_command: str = "systemctl reboot"
     restart: Callable[[], None] | None = None  # replaces the player with a fresh process
+    follower: Follower | None = None  # the room's schedule, between casts; None follows none
 
 
 def show(ctx: Context, payload: Any) -> dict[str, Any]:
@@ -58,6 +60,8 @@ def show(ctx: Context, payload: Any) -> dict[str, Any]:
     if ctx.state is not None:
         # The controller made this cast the panel's desired one: after a restart offline, it stays.
         ctx.state.save_show(cast)
+    if ctx.follower is not None:
+        ctx.follower.casting(True)
     return _show_item(ctx, cast)
 
 
@@ -130,6 +134,8 @@ def alert(ctx: Context, payload: Any) -> dict[str, Any]:
     if ctx.state is not None:
         ctx.state.save_alert(parsed)  # first: a panel restarted now comes back with the alert up
     answer = ctx.kiosk.show_alert(parsed, ctx.show_timeout)
+    if ctx.follower is not None:
+        ctx.follower.wake()  # an alert wakes a screen the schedule put off
     log.info("alert %s: %s", parsed and parsed["id"], "shown" if answer["ok"] else answer["error"])
     return {"ok": True, "shown_at": answer["shown_at"]} if answer["ok"] else answer
 
@@ -177,18 +183,28 @@ def apply_state(ctx: Context, desired: dict[str, Any]) -> dict[str, Any]:
     """Return {"ok": True} once the screen shows what `desired` says, or why it does not."""
     # The alert first: it is what must be seen at once, and it goes up in a paint.
     answers = [_apply_alert(ctx, desired["alert"]), _apply_show(ctx, desired["show"])]
+    if ctx.follower is not None:
+        # A schedule the player cannot read is logged and the last good one stays: the rest of the
+        # state is applied all the same (the controller has checked the schedule before sending it).
+        ctx.follower.set(desired["schedule"])
     return next((answer for answer in answers if not answer.get("ok")), {"ok": True})
 
 
 def _apply_alert(ctx: Context, alert: dict[str, Any] | None) -> dict[str, Any]:
     if alert == ctx.kiosk.alert:
         return {"ok": True}
-    return ctx.kiosk.show_alert(alert, ctx.show_timeout)
+    answer = ctx.kiosk.show_alert(alert, ctx.show_timeout)
+    if ctx.follower is not None:
+        ctx.follower.wake()
+    return answer
 
 
 def _apply_show(ctx: Context, show: dict[str, Any] | None) -> dict[str, Any]:
+    if ctx.follower is not None:
+        # No cast: the schedule's item replaces the one that ended, without the idle look between.
+        ctx.follower.casting(show is not None)
     if show is None:
-        if ctx.kiosk.current is not None:
+        if ctx.follower is None and ctx.kiosk.current is not None:
             ctx.kiosk.clear()
         return {"ok": True}
     if ctx.kiosk.shown == show["cast_id"]:

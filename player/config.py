@@ -49,6 +49,20 @@ SETTINGS: tuple[Setting, ...] = (
         "systemctl restart classcast-kiosk.service",
         "the command that restarts the kiosk browser; empty: the player never restarts it",
     ),
+    Setting(
+        "cache_max_mb",
+        4096,
+        "MiB the content cache may take on the card; the least recently used files go first, never "
+        "those the cast or the schedule may show",
+    ),
+    Setting(
+        "screen_power",
+        "auto",
+        "how the schedule turns the display off and on: auto, cec, wlr, vcgencmd, dpms or noop "
+        "(docs/panels.md, Screen power)",
+    ),
+    Setting("screen_output", "", "wlr-randr's output name, or vcgencmd's display id; empty: every output"),
+    Setting("screen_check_interval", 120.0, "seconds between reading the display's power back"),
     Setting("log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 )
 

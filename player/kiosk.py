@@ -4,10 +4,11 @@ The kiosk browser opens `/`; the page listens on `/events` (server-sent events) 
 posts to `/shown` once an item is on screen. A page that (re)connects is sent the current item at
 once, so a reloaded or restarted browser comes back to what it was showing. Until the panel is
 paired, the page shows the pairing screen instead (a `pairing` event, and the QR code at /pairing.svg).
-A `clear` event takes the page back to its idle screen; an `identify` event lays the panel's name and
-room over the screen for a few seconds, reported on `/shown` like an item, under its own id; so are a
-`control` (the remote's view of the cast: page, playing, blank, frozen) and an `alert` (a card over
-everything, or none).
+A `preload` event has the page load the next item off screen, so its `show` swaps it in at once
+(the schedule's next item). A `clear` event takes the page back to its idle screen; an `identify`
+event lays the panel's name and room over the screen for a few seconds, reported on `/shown` like an
+item, under its own id; so are a `control` (the remote's view of the cast: page, playing, blank,
+frozen) and an `alert` (a card over everything, or none).
 
 Cached files are served at /cache/<sha256> (with byte ranges, so a video can seek), an HTML5 bundle's
 files at /bundle/<sha256>/<path>, under a policy that keeps a bundle to its own files. The page shows
@@ -44,6 +45,7 @@ _CACHE_PATH = re.compile(r"/cache/([0-9a-f]{64})")
 _BUNDLE_PATH = re.compile(r"/bundle/([0-9a-f]{64})/(.+)")
 _PAGE_ERRORS = ("bad_item", "fetch_failed", "not_shown", "replaced")  # what a page may report
 _KEEPALIVE_S = 15.0
+_SHOW_KEYS = ("cast_id", "item", "view")  # what a `show` event carries to the page
 _HEADERS = [
     (
         "Content-Security-Policy",
@@ -82,14 +84,27 @@ class Kiosk:
         return len(self._pages)
 
     def show(
-        self, cast_id: str, item: dict[str, Any], timeout: float, view: dict[str, Any] | None = None
+        self,
+        cast_id: str,
+        item: dict[str, Any],
+        timeout: float,
+        view: dict[str, Any] | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Return the page's report once `item` is on screen: {"ok", "shown_at"} or an error answer."""
+        """Return the page's report once `item` is on screen: {"ok", "shown_at"} or an error answer.
+
+        `meta` rides along for `on_screen` (the schedule's {"source", "lesson"}); a video's report
+        also has its `length` in seconds.
+        """
         message: dict[str, Any] = {"cast_id": cast_id, "item": item}
         if view is not None:
             message["view"] = view
-        self.current = message
+        self.current = {**(meta or {}), **message}
         return self._await_report(cast_id, "show", message, timeout)
+
+    def preload(self, cast_id: str, item: dict[str, Any]) -> None:
+        """Have the page load `item` off screen now: its `show` under `cast_id` then swaps it in at once."""
+        self._send("preload", {"cast_id": cast_id, "item": item})
 
     def control(self, cast_id: str, view: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Return the page's report once it applied `view` to the cast on screen, or why it did not."""
@@ -170,6 +185,8 @@ class Kiosk:
         waiters = self._waiting.pop(str(body.get("id") or body.get("cast_id")), [])
         if shown:
             answer = {"ok": True, "shown_at": float(body["shown_at"])}
+            if isinstance(body.get("length"), int | float) and not isinstance(body["length"], bool):
+                answer["length"] = float(body["length"])
         else:
             error = body.get("error") if body.get("error") in _PAGE_ERRORS else "bad_item"
             answer = {"ok": False, "error": error, "message": str(body.get("message", ""))[:200]}
@@ -222,7 +239,7 @@ class Kiosk:
             if self.pairing is not None:
                 yield _event("pairing", self.pairing)
             if self.current is not None:
-                yield _event("show", self.current)
+                yield _event("show", {key: self.current[key] for key in _SHOW_KEYS if key in self.current})
             if self._alert_message is not None:
                 yield _event("alert", self._alert_message)
             while True:

@@ -17,6 +17,7 @@ const BUNDLE_SANDBOX = "allow-scripts";
 let current = null; // the cast on screen: {castId, item, view, showing}
 let alertUp = null; // the alert over everything, or null
 let showTurn = 0; // the latest show asked for: an older one that loads later is not put on screen
+let preloaded = null; // the next item, loading off screen: {castId, loading (a promise of its showing)}
 
 function tick() {
   clock.textContent = new Date().toLocaleTimeString("ru-RU", { hour: "2-digit", minute: "2-digit" });
@@ -80,6 +81,7 @@ function loadVideo(item) {
   stage.appendChild(video);
   const showing = {
     element: video,
+    length: () => (Number.isFinite(video.duration) ? video.duration : undefined),
     play(run, replay) {
       if (!run) return video.pause();
       if (!video.paused || (video.ended && !replay)) return;
@@ -200,7 +202,7 @@ async function show(message) {
   const turn = ++showTurn;
   let showing;
   try {
-    showing = await load(message.item, view);
+    showing = await (takePreloaded(castId) || load(message.item, view));
   } catch (err) {
     const error = turn === showTurn ? "fetch_failed" : "replaced";
     return report({ cast_id: castId, ok: false, error, message: String(err) });
@@ -216,7 +218,32 @@ async function show(message) {
   idle.hidden = true;
   await painted();
   document.body.dataset.shown = castId;
-  return report({ cast_id: castId, ok: true, shown_at: now() });
+  const length = showing.length ? showing.length() : undefined;
+  return report({ cast_id: castId, ok: true, shown_at: now(), length });
+}
+
+// The schedule's next item is loaded while the current one is still on screen; its show then
+// finds it ready. A preload not shown (the schedule changed, a cast came) is let go.
+function preload(message) {
+  const load = LOADERS[message.item.kind];
+  if (!load || (current && current.castId === message.cast_id)) return;
+  dropPreloaded();
+  const loading = load(message.item, DEFAULT_VIEW);
+  loading.catch(() => {}); // a failure is met again, and reported, by the show
+  preloaded = { castId: message.cast_id, loading };
+}
+
+function takePreloaded(castId) {
+  const found = preloaded && preloaded.castId === castId ? preloaded.loading : null;
+  if (found) preloaded = null;
+  else dropPreloaded();
+  return found;
+}
+
+function dropPreloaded() {
+  if (!preloaded) return;
+  preloaded.loading.then((showing) => dispose(showing.element), () => {});
+  preloaded = null;
 }
 
 function putOnStage(showing) {
@@ -264,6 +291,7 @@ async function control(message) {
 // Nothing to show: back to the idle screen (the clock).
 function clear() {
   showTurn++;
+  dropPreloaded();
   for (const element of Array.from(stage.children)) dispose(element);
   caption.textContent = "";
   blank.hidden = true;
@@ -346,6 +374,7 @@ const events = new EventSource("/events");
 events.addEventListener("show", (event) => show(JSON.parse(event.data)));
 events.addEventListener("control", (event) => control(JSON.parse(event.data)));
 events.addEventListener("alert", (event) => showAlert(JSON.parse(event.data)));
+events.addEventListener("preload", (event) => preload(JSON.parse(event.data)));
 events.addEventListener("clear", () => clear());
 events.addEventListener("identify", (event) => showIdentify(JSON.parse(event.data)));
 events.addEventListener("pairing", (event) => showPairing(JSON.parse(event.data)));
