@@ -220,7 +220,8 @@ def test_install_panel_beside_it_reuses_the_release(installed: Installed) -> Non
     )
     assert installed.at("/etc/pam.d/classcast-kiosk").is_file()
     rules = installed.at("/etc/polkit-1/rules.d/50-classcast-reboot.rules").read_text()
-    assert 'subject.user == "classcast"' in rules and "org.freedesktop.login1.reboot" in rules
+    assert 'subject.user != "classcast"' in rules and "org.freedesktop.login1.reboot" in rules
+    assert 'action.lookup("unit") == "classcast-kiosk.service"' in rules  # the browser watch's restart
     assert "Storage=volatile" in installed.at("/etc/systemd/journald.conf.d/classcast.conf").read_text()
     for unit in ("player", "agent", "kiosk"):
         assert installed.at(
