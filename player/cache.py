@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.lock
 import gevent.pool
 
 from classcast.bundle import MIB, BundleError, BundleLimits, extract_bundle
@@ -120,6 +121,10 @@ class ContentCache:
         self._pins: Counter[str] = Counter()  # files being fetched or unpacked: never evicted meanwhile
         self._checked: set[str] = set()  # files whose bytes this process checked (fetched or verified)
         self._over_cap_told = False
+        # One greenlet checks and fetches a file at a time (the schedule's prefetch and its show may ask
+        # at once): another asking meanwhile waits and finds it cached, or tries again. One small lock
+        # per file asked for in this process: as many as the content a panel shows, no more.
+        self._ensuring: dict[str, gevent.lock.Semaphore] = {}
         self._scan()
         self.trim()
 
@@ -166,6 +171,10 @@ class ContentCache:
         """
         if not _SHA256.fullmatch(sha256):
             raise FetchError("bad_item", "sha256 must be 64 hex digits")
+        with self._ensuring.setdefault(sha256, gevent.lock.Semaphore()):
+            return self._ensure(sha256, mime, verify)
+
+    def _ensure(self, sha256: str, mime: str, verify: bool) -> Path:
         if verify and sha256 not in self._checked:
             self.verify(sha256)
         found = self.get(sha256)
