@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ from classcast.playlist_model import FieldPath, PlaylistError, ScheduleInvalid
 log = logging.getLogger(__name__)
 
 SCHEMA_FILE = "playlist.schema.json"
+# Far above any schedule written by hand; aliases (`*name`) that multiply a small file past it would
+# keep the checks busy for hours (each level of `[*a, *a, …]` multiplies the work).
+MAX_NODES = 200_000
 
 
 class _Loader(yaml.SafeLoader):
@@ -72,6 +75,13 @@ def check_file(path: Path) -> list[PlaylistError]:
     return _checked_file(path, nested=False)[1]
 
 
+def lines_of(text: str, paths: Sequence[FieldPath]) -> list[int | None]:
+    """Return the line in `text` of the field at each path (or of the nearest one above it; None if the
+    text cannot be read): for faults found after the checks, as a material the school does not have."""
+    root, _data, errors = _compose(text, "")
+    return [None if root is None or errors else _line(root, path) for path in paths]
+
+
 def _refused_or(checked: tuple[dict[str, Any], list[PlaylistError]], file: str) -> dict[str, Any]:
     data, errors = checked
     if errors:
@@ -104,6 +114,17 @@ def _checked(
     text: str, file: str, folder: Path | None, *, nested: bool
 ) -> tuple[dict[str, Any], list[PlaylistError]]:
     """Return the document and its faults: syntax first, then the schema, then the schedule's rules."""
+    try:
+        return _checked_in_turn(text, file, folder, nested=nested)
+    except RecursionError:  # lists in lists hundreds deep: every reader of nested data gives up on them
+        return {}, [
+            PlaylistError(file, None, (), "списки и поля вложены слишком глубоко: так расписание не пишут")
+        ]
+
+
+def _checked_in_turn(
+    text: str, file: str, folder: Path | None, *, nested: bool
+) -> tuple[dict[str, Any], list[PlaylistError]]:
     root, data, errors = _compose(text, file)
     if root is None:
         return {}, errors
@@ -131,6 +152,11 @@ def _with_bells(
     line = _line(root, ("bells",))
     if nested or folder is None:
         text = "расписание звонков здесь должно быть записано целиком, а не ссылкой на файл «%(file)s»"
+        return {}, [PlaylistError(file, line, ("bells",), Message(text, {"file": name}))]
+    if Path(name).name != name:
+        # A file beside this one, as the format says: a path could reach any file of the machine
+        # that reads it (the controller, reading an upload), and its contents would come back in faults.
+        text = "имя файла звонков пишется без папок: файл лежит рядом с этим, а здесь «%(file)s»"
         return {}, [PlaylistError(file, line, ("bells",), Message(text, {"file": name}))]
     bells_path = folder / name
     if not bells_path.is_file():
@@ -174,6 +200,9 @@ def _compose(text: str, file: str) -> tuple[yaml.Node | None, Any, list[Playlist
         root = loader.get_single_node()
         if root is None:
             return None, None, [PlaylistError(file, None, (), "файл пуст")]
+        if _expanded_size(root, {}) > MAX_NODES:
+            text = "ссылки *… повторяют части файла слишком много раз: напишите эти части без ссылок"
+            return None, None, [PlaylistError(file, None, (), text)]
         return root, loader.construct_document(root), []
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -183,6 +212,18 @@ def _compose(text: str, file: str) -> tuple[yaml.Node | None, Any, list[Playlist
         return None, None, [PlaylistError(file, None, (), _syntax_message(exc))]
     finally:
         loader.dispose()
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """Return how many nodes the tree has with every alias written out (each shared node counted once)."""
+    known = sizes.get(id(node))
+    if known is None:
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        known = sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return known
 
 
 def _syntax_message(exc: yaml.YAMLError) -> Message:

@@ -257,10 +257,11 @@ def _seconds(value: Any, path: FieldPath, faults: _Faults) -> float | None:
 def _item(raw: Mapping[str, Any], path: FieldPath, faults: _Faults) -> Item:
     """Return the item; which of material, sha256, url, text it has is the schema's to check."""
     kind: str | None
-    if "material" in raw:
-        ref, kind = Ref("material", str(raw["material"])), None
-    elif "sha256" in raw:
+    # The sha256 first: a material the controller resolved keeps its id beside its sha256 and kind.
+    if "sha256" in raw:
         ref, kind = Ref("sha256", raw["sha256"]), str(raw["kind"])
+    elif "material" in raw:
+        ref, kind = Ref("material", str(raw["material"])), None
     elif "url" in raw:
         ref, kind = Ref("url", raw["url"]), "page"
     else:

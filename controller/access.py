@@ -58,6 +58,8 @@ POLICY: dict[str, dict[str, frozenset[str]]] = {
         "archive": _SCHOOL_IT,  # revoke, decommission
         "command": _SCHOOL_IT,  # remote actions: identify, screenshot, restart, reboot, resend state
     },
+    # A room's screen schedule (docs/playlists.md): school IT uploads it; staff above read it.
+    "schedule": {"read": _STAFF, "update": _SCHOOL_IT},
     # The usage statistics of a node and its subtree, on screen and as files (DESIGN.md: indicators).
     "stats": {"read": _STAFF, "export": _STAFF},
     # A region (or municipality) that bought panels says, by serial, which school each is meant for.

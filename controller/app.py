@@ -110,6 +110,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         provisions,
         proxy,
         registry,
+        schedules,
         security,
         stats,
     )
@@ -130,6 +131,7 @@ def _register_web(app: Flask, socketio: SocketIO) -> None:
         provisions,
         notifications,
         registry,
+        schedules,
         accounts,
         audit_log,
         imports,

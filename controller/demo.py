@@ -3,7 +3,8 @@
 Each panel is a real `classcast-player`, a real `classcast-agent` and (unless told otherwise) a real
 headless Chromium showing the player's kiosk page, each panel with its own data folder. The demo
 plays school IT once (it enrols the panels; pairing comes later) and then a teacher, casting the
-sample lesson's slides to every room in turn. The main system's journal and library are the stand-in
+sample lesson's slides to every room in turn; between casts each room's panel follows the room's
+schedule, a short loop of a greeting and a slide. The main system's journal and library are the stand-in
 of `mainsystem` (docs/main-system-api.md), a process of its own, where the demo's teacher always has
 a lesson in progress in the first room.
 """
@@ -25,6 +26,7 @@ import gevent
 import gevent.event
 
 from classcast.identity import ensure_identity, save_enrollment
+from controller import schedules
 from controller import seed as region_seed
 from controller.app import Services, create_app
 from controller.casting import cast, choice_from
@@ -41,6 +43,17 @@ CONNECT_TIMEOUT_S = 60.0
 SAMPLE_PANELS, SAMPLE_DAYS = 200, 120  # the statistics' sample region: a few seconds to make
 SCHOOL_TIMEZONE = "Asia/Novosibirsk"
 TEACHER_LOGIN = "teacher"  # also the teacher's id at the main system (the demo has no single sign-on)
+# Every demo room's screen schedule (docs/playlists.md): all day, the screen always on.
+ROOM_SCHEDULE = """title: Между уроками
+playlists:
+  - name: между уроками
+    duration: 10
+    items:
+      - text: "Доброе утро!"
+      - material: {material}
+rules:
+  - playlist: между уроками
+"""
 
 
 @dataclass
@@ -149,21 +162,30 @@ def seed(svc: Services, panel_count: int) -> DemoWorld:
         ("regional", "Специалист министерства", "regional", "region", region),
         ("operator", "Оператор системы", "operator", None, None),
     ]
-    accounts = []
+    accounts, ids = [], {}
     for login, name, role, node_type, node_id in people:
         password = secrets.token_urlsafe(9)  # never a default password, even in a demo
-        svc.db.write(users.create_user, login, password, name, role, node_type, node_id)
+        ids[login] = svc.db.write(users.create_user, login, password, name, role, node_type, node_id)
         accounts.append((login, password, role))
     world = DemoWorld(users.authenticate(svc.db.read, TEACHER_LOGIN, accounts[0][1]), accounts, rooms)
+    materials = []
     for i, slide in enumerate(
         sorted((files("controller") / "sample_lesson").iterdir(), key=lambda p: p.name), start=1
     ):
         if slide.name.endswith(".svg"):
             title = f"Дроби, слайд {i}"
-            world.slides.append(
-                content.add_content(svc.db, svc.content, slide.read_bytes(), title, None)["sha256"]
-            )
+            materials.append(content.add_content(svc.db, svc.content, slide.read_bytes(), title, None))
+    world.slides = [material["sha256"] for material in materials]
+    give_rooms_a_schedule(svc, rooms, materials[0]["id"], ids["it"])
     return world
+
+
+def give_rooms_a_schedule(svc: Services, room_ids: list[int], material_id: int, user_id: int) -> None:
+    """Keep a short loop as each room's schedule, as school IT would upload it on the schedules page."""
+    text = ROOM_SCHEDULE.format(material=material_id)
+    upload = schedules.Upload(schedules.SourceFile("между-уроками.yaml", text))
+    for room_id in room_ids:
+        schedules.accept(svc.db, room_id, upload, user_id)
 
 
 def sample_region(svc: Services) -> list[tuple[str, str, str]]:

@@ -488,3 +488,22 @@ def _m0009(db: sqlite_utils.Database) -> None:
             lessons INTEGER NOT NULL, over INTEGER NOT NULL, checked_at REAL NOT NULL,
             PRIMARY KEY (school_id, day)) WITHOUT ROWID"""
     )
+
+
+@migrations(name="0010_room_schedules")
+def _m0010(db: sqlite_utils.Database) -> None:
+    # A room's screen schedule (docs/playlists.md): the text school IT uploaded, kept for download, and
+    # the checked document with its materials resolved, which panels are sent; `revision` names it.
+    db.execute(
+        """CREATE TABLE room_schedule (
+            room_id INTEGER PRIMARY KEY REFERENCES room(id), title TEXT NOT NULL,
+            file_name TEXT NOT NULL, source TEXT NOT NULL, document TEXT NOT NULL, revision TEXT NOT NULL,
+            uploaded_by INTEGER REFERENCES user(id), uploaded_at TEXT NOT NULL)"""
+    )
+    # The school's bell-schedule files, which its rooms' schedules name (`bells: bells-school.yaml`).
+    db.execute(
+        """CREATE TABLE schedule_file (
+            school_id INTEGER NOT NULL REFERENCES school(id), name TEXT NOT NULL, text TEXT NOT NULL,
+            uploaded_by INTEGER REFERENCES user(id), uploaded_at TEXT NOT NULL,
+            PRIMARY KEY (school_id, name)) WITHOUT ROWID"""
+    )

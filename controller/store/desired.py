@@ -13,23 +13,32 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from controller.store import alerts
+from controller.store import alerts, schedules
 
-EMPTY: dict[str, Any] = {"show": None, "schedule": None}
+EMPTY: dict[str, Any] = {"show": None}  # what is kept per panel; the schedule and the alert are not
 
 
 def get(db: Database, panel_id: int) -> dict[str, Any]:
     """Return the panel's desired state: {"version", "show", "schedule", "alert", "panel"}.
 
     The alert is not kept per panel: it is the one active for the panel's school (or municipality)
-    now, so an alert reaches every panel of its scope, those that connect later too.
+    now, so an alert reaches every panel of its scope, those that connect later too. Nor is the
+    schedule: it is the one of the panel's room now, so a panel moved to another room follows that one.
     """
     row = db.execute("SELECT version, state FROM panel_desired WHERE panel_id = ?", [panel_id]).fetchone()
     version, state = (row[0], json.loads(row[1])) if row else (0, dict(EMPTY))
     names = _names(db, panel_id)
     school = db.execute("SELECT school_id FROM panel WHERE id = ?", [panel_id]).fetchone()
     alert = alerts.active_for_schools(db, [school[0]]).get(school[0]) if school else None
-    return {"version": version, **EMPTY, **state, "alert": alert_message(alert), "panel": names}
+    schedule = schedules.for_panel(db, panel_id)
+    return {
+        "version": version,
+        **EMPTY,
+        **state,
+        "schedule": schedule,
+        "alert": alert_message(alert),
+        "panel": names,
+    }
 
 
 def alert_message(alert: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -55,7 +64,7 @@ def _names(db: Database, panel_id: int) -> dict[str, Any]:
 
 
 def update(db: Database, panel_id: int, changes: dict[str, Any]) -> dict[str, Any]:
-    """Change parts of the panel's desired state ("show", "schedule"); return the new whole state."""
+    """Change parts of the panel's desired state (its "show"); return the new whole state."""
     unknown = set(changes) - set(EMPTY)
     if unknown:
         raise ValueError(f"not part of the desired state: {sorted(unknown)}")

@@ -1,4 +1,4 @@
-"""The staff pages: the registry, the accounts, the audit log and the import of lists.
+"""The staff pages: the registry, the accounts, the audit log, the import of lists, the rooms' schedules.
 
 Each page is a shell (headings, filters, empty tables, dialogs) whose data the page's script reads
 from the guarded API routes; the shell itself names nothing of the registry. What the shell does carry
@@ -86,3 +86,11 @@ def imports_page() -> Any:
 def pair_page() -> Any:
     """Approve a new panel: the code typed or scanned off its screen (the QR code opens ?code=…)."""
     return staff_page("admin/pair.html")
+
+
+@blueprint.get("/schedules")
+@login_required
+@public(_SHELL)
+def schedules_page() -> Any:
+    """The rooms' screen schedules of a school: upload, download, remove (school IT), read (staff)."""
+    return staff_page("admin/schedules.html")

@@ -21,7 +21,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from classcast.identity import ensure_identity
-from controller import access
+from controller import access, schedules
 from controller.app import create_app
 from controller.store import casts, orgs, panels, users
 
@@ -110,6 +110,9 @@ def _furnish_school(
     add(
         "cast", school, svc.db.write(casts.create_cast, svc.db.read["panel"].get(panel_id), None, item), place
     )
+    # A room with a schedule: its source is there to download (a room without one answers 404).
+    loop = "playlists: [{name: петля, items: [{text: Урок}]}]\nrules: [{playlist: петля}]\n"
+    schedules.accept(svc.db, room_id, schedules.Upload(schedules.SourceFile("room.yaml", loop)), None)
     teacher = svc.db.write(
         users.create_user, f"t-{school}", PASSWORD, "Учитель", "teacher", "school", school_id
     )

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from classcast.identity import ensure_identity
 from classcast.protocol import FRAME_ACK, FRAME_ERROR, PANEL_NAMESPACE
+from controller import schedules
 from controller.app import Services
 from controller.ingest import TelemetryIngest, server_keys
 from controller.store import desired, lifecycle, orgs, panels, telemetry
@@ -166,16 +167,25 @@ def test_one_key_sending_from_two_connections_in_turn_is_flagged(
 def test_a_connecting_panel_receives_its_whole_desired_state(app: Flask, svc: Services, world: World) -> None:
     show = {"cast_id": "7", "item": {"kind": "page", "url": "https://example.org/", "title": "Урок"}}
     svc.db.write(desired.update, world.panel_a, {"show": show})
-    svc.db.write(desired.update, world.panel_a, {"schedule": {"name": "Перемены"}})
+    playlists = "playlists: [{name: перемены, items: [{text: Отдых}]}]"
+    loop = f"title: Перемены\n{playlists}\nrules: [{{playlist: перемены}}]"
+    upload = schedules.Upload(schedules.SourceFile("r.yaml", loop))
+    kept = schedules.accept(svc.db, world.room_a, upload, None)  # the room's schedule, not the panel's
 
     panel = _connect(app, svc, world.token_a)
 
     states = _received(panel, "state")
+    document = {"title": "Перемены", "playlists": [{"name": "перемены", "items": [{"text": "Отдых"}]}]}
     assert states == [
         {
-            "version": 2,
+            "version": 1,
             "show": show,
-            "schedule": {"name": "Перемены"},
+            "schedule": {
+                "revision": kept["revision"],
+                "title": "Перемены",
+                "timezone": "Europe/Moscow",
+                "document": {**document, "rules": [{"playlist": "перемены"}]},
+            },
             "alert": None,
             "panel": {"id": world.panel_a, "name": "Панель 101", "room": "101", "school": "СОШ № 1"},
         }

@@ -54,6 +54,7 @@ const T = {
     alert: _("оповещение"),
     library: _("библиотека"),
     journal: _("журнал"),
+    schedule: _("расписание экрана"),
   },
   reasons: { bad_credentials: _("неверный логин или пароль"), throttled: _("слишком много попыток") },
   methods: { password: _("по паролю"), oidc: _("через ЕСИА") },
