@@ -66,11 +66,16 @@ _BUNDLE_TYPES = {
 
 
 class FetchError(Exception):
-    """An item could not be cached; `code` is the error the player reports (docs/protocol.md)."""
+    """An item could not be cached; `code` is the error the player reports (docs/protocol.md).
 
-    def __init__(self, code: str, message: str) -> None:
+    `lasting`: trying again will not help (the controller answered 4xx: no such file, or not for this
+    panel; or the item itself is bad), as against a network that may come back.
+    """
+
+    def __init__(self, code: str, message: str, lasting: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.lasting = lasting or code == "bad_item"
 
 
 @dataclass(frozen=True)
@@ -283,9 +288,10 @@ class ContentCache:
             os.replace(tmp, self.root / sha256)
         except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
             # HTTPException: a download cut mid-chunk (IncompleteRead) or an answer that is not HTTP
+            lasting = isinstance(exc, urllib.error.HTTPError) and 400 <= exc.code < 500
             if isinstance(exc, urllib.error.HTTPError):
                 exc.close()  # a 401 or 404 still holds its connection open
-            raise FetchError("fetch_failed", str(exc)) from exc
+            raise FetchError("fetch_failed", str(exc), lasting) from exc
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

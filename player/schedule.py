@@ -13,6 +13,11 @@ is sent to load off screen (`preload`), so it swaps in without a gap. Every file
 show is fetched ahead, and checked against its SHA-256 once per process, when a schedule arrives and
 again every PREFETCH_EVERY_S while one is missing: an offline panel plays from its cache.
 
+A new schedule replaces the one followed only once its files are all in the cache (or cannot be had
+at all: the controller answered that they are not there), so a panel whose download was cut by a
+power cut or the network plays the old one on, whole, and switches when the new one is ready. The
+first schedule a panel gets is followed at once: something is better than nothing.
+
 A teacher's cast (and an alert) always wins: while one is on, the schedule shows nothing, and once it
 ends the schedule's item replaces it directly (no idle look in between). The schedule also turns the
 display off outside its screen hours; a cast or an alert wakes it (reason `command`).
@@ -20,6 +25,8 @@ display off outside its screen hours; a cast or an alert wakes it (reason `comma
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -45,6 +52,7 @@ FILE = "schedule.json"
 DEFAULT_TIMEZONE = "Europe/Moscow"
 WAKE_S = 30.0  # the longest sleep: a clock set meanwhile is noticed this late at most
 PREFETCH_EVERY_S = 600.0  # while a file the schedule needs is missing
+PREPARE_RETRY_S = 30.0  # the first wait before fetching a new schedule's missing files again (doubling)
 _NUDGE_S = 0.001  # just past an item's end: the moment its successor starts
 _NO_PAGE = ("no_display", "timeout")  # the kiosk keeps the item and shows it once a page is there
 
@@ -58,6 +66,16 @@ class Entry:
     lesson: bool
     ref: Ref | None
     remaining: float  # seconds left at the moment asked
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A schedule the player can follow: built, with its time zone, and the payload it came in."""
+
+    schedule: Schedule
+    zone: ZoneInfo
+    revision: str
+    payload: dict[str, Any]
 
 
 class Follower:
@@ -74,9 +92,8 @@ class Follower:
     ) -> None:
         self.kiosk, self.cache, self.kept = kiosk, cache, kept
         self.show_timeout, self.screen, self.clock = show_timeout, screen, clock
-        self.revision: str | None = None
-        self._schedule: Schedule | None = None
-        self._zone = ZoneInfo(DEFAULT_TIMEZONE)
+        self.followed: Followed | None = None
+        self.pending: Followed | None = None  # the next one, while its files are fetched
         self._items: dict[Item, dict[str, Any] | None] = {}  # playlist item -> the kiosk's item
         self._lengths: dict[Ref, float] = {}  # videos' lengths, as the page reported them
         self._casting = False
@@ -88,28 +105,44 @@ class Follower:
         self._step_lock = gevent.lock.Semaphore()
         self._runner: gevent.Greenlet | None = None
         self._prefetcher: gevent.Greenlet | None = None
-        if kept.last is not None and not self._adopt(kept.last):
-            log.warning("%s: the kept schedule cannot be used; following none", kept.path)
+        self._preparer: gevent.Greenlet | None = None
+        if kept.last is not None:
+            self.followed = _built(kept.last)
+            if self.followed is None:
+                log.warning("%s: the kept schedule cannot be used; following none", kept.path)
+
+    @property
+    def revision(self) -> str | None:
+        """The revision of the schedule followed now; None without one."""
+        return self.followed.revision if self.followed is not None else None
 
     # --- what the controller says ----------------------------------------------------------------------
 
     def set(self, payload: dict[str, Any] | None) -> bool:
         """Follow `payload` (the state's `schedule`), or none; False: refused, the last good one stays."""
         if payload is None:
-            if self._schedule is not None:
+            self._forget_pending()
+            if self.followed is not None:
                 log.info("schedule %s removed: nothing by schedule", self.revision)
-                self._schedule, self.revision, self._items = None, None, {}
+                self.followed = None
                 self.kept.forget()
                 self._wake.set()
             return True
-        if isinstance(payload, dict) and payload.get("revision") == self.revision and self.revision:
+        revision = _revision(payload)
+        if revision == self.revision:
+            self._forget_pending()  # back to the one followed: a newer one was taken back
             return True
-        if not self._adopt(payload):
+        if self.pending is not None and revision == self.pending.revision:
+            return True
+        candidate = _built(payload)
+        if candidate is None:
             return False
-        self.kept.save(payload)  # only a good one is kept: a restart comes back to it
-        log.info("schedule %s («%s») followed", self.revision, self._schedule.title if self._schedule else "")
-        self._prefetch_soon()
-        self._wake.set()
+        self._forget_pending()
+        if self.followed is None:
+            self._follow(candidate)
+        else:
+            self.pending = candidate
+            self._preparer = gevent.spawn(self._prepare, candidate)
         return True
 
     def casting(self, on: bool) -> None:
@@ -125,8 +158,9 @@ class Follower:
         self._wake.set()
 
     def needed_files(self) -> set[str]:
-        """Return the sha256 of every file the schedule may show: the cache keeps them."""
-        return files_of(self._checked(item) for item in self._all_items())
+        """Return the sha256 of every file the schedule (and the next one) may show: the cache keeps them."""
+        items = self._items_of(self.followed) + self._items_of(self.pending)
+        return files_of(self._checked(item) for item in items)
 
     # --- the greenlets ---------------------------------------------------------------------------------
 
@@ -136,10 +170,10 @@ class Follower:
             self._prefetch_soon()
 
     def stop(self) -> None:
-        for greenlet in (self._runner, self._prefetcher):
+        for greenlet in (self._runner, self._prefetcher, self._preparer):
             if greenlet is not None:
                 greenlet.kill()
-        self._runner = self._prefetcher = None
+        self._runner = self._prefetcher = self._preparer = None
 
     def _run(self) -> None:
         while True:
@@ -155,7 +189,7 @@ class Follower:
         """Show what the schedule says now, set the screen; return the seconds until it may change."""
         with self._step_lock:
             now = self._local_now()
-            slot = self._schedule.at(now) if self._schedule is not None else None
+            slot = self.followed.schedule.at(now) if self.followed is not None else None
             self._set_power(slot)
             left = _seconds_until(slot, now)
             if self._casting:
@@ -173,7 +207,8 @@ class Follower:
     # --- one step's parts ------------------------------------------------------------------------------
 
     def _local_now(self) -> datetime:
-        return datetime.fromtimestamp(self.clock(), self._zone).replace(tzinfo=None)
+        zone = self.followed.zone if self.followed is not None else ZoneInfo(DEFAULT_TIMEZONE)
+        return datetime.fromtimestamp(self.clock(), zone).replace(tzinfo=None)
 
     def _set_power(self, slot: Slot | None) -> None:
         """On by schedule, off outside its hours; a cast or an alert wakes it (reason `command`)."""
@@ -248,23 +283,71 @@ class Follower:
 
     # --- the schedule and its items --------------------------------------------------------------------
 
-    def _adopt(self, payload: Any) -> bool:
-        """Build the schedule of `payload`; False (logged) when it cannot be followed."""
-        try:
-            document, zone = payload["document"], ZoneInfo(payload.get("timezone") or DEFAULT_TIMEZONE)
-            schedule = Schedule.from_dict(document, str(payload.get("title") or "schedule"))
-        except ScheduleInvalid as invalid:
-            log.warning("schedule %s refused, keeping the last good one: %s", _revision(payload), invalid)
-            return False
-        except (KeyError, TypeError, ValueError, ZoneInfoNotFoundError) as exc:
-            log.warning("schedule %s malformed, keeping the last good one: %r", _revision(payload), exc)
-            return False
-        self._schedule, self._zone, self.revision = schedule, zone, _revision(payload)
+    def _follow(self, followed: Followed) -> None:
+        """Follow `followed` from now on, keep it for a restart, and fetch what it may show."""
+        self.followed, self.pending = followed, None
         self._items, self._unshowable = {}, set()
-        return True
+        self.kept.save(followed.payload)  # only a good one is kept: a restart comes back to it
+        log.info("schedule %s («%s») followed", followed.revision, followed.schedule.title)
+        self._prefetch_soon()
+        self._wake.set()
 
-    def _all_items(self) -> list[Item]:
-        playlists = self._schedule.playlists.values() if self._schedule is not None else ()
+    def _prepare(self, candidate: Followed) -> None:
+        """Fetch the next schedule's files, then follow it; until then the current one plays on."""
+        delay = PREPARE_RETRY_S
+        while (waiting := self._fetch_all(candidate)) > 0:
+            log.info(
+                "schedule %s: %d file(s) not fetched yet; %s plays on",
+                candidate.revision,
+                waiting,
+                self.revision,
+            )
+            gevent.sleep(delay)
+            delay = min(delay * 2, PREFETCH_EVERY_S)
+        self._preparer = None
+        self._follow(candidate)
+
+    def _forget_pending(self) -> None:
+        if self._preparer is not None:
+            self._preparer.kill()
+        self._preparer, self.pending = None, None
+
+    def _prefetch_soon(self) -> None:
+        if self._runner is None:
+            return  # not started: start() prefetches
+        if self._prefetcher is not None:
+            self._prefetcher.kill()
+        self._prefetcher = gevent.spawn(self._prefetch_forever)
+
+    def _prefetch_forever(self) -> None:
+        """Fetch (and check) every file the schedule may show; again later while one is missing."""
+        while True:
+            missing = self._fetch_all(self.followed)
+            if missing:
+                log.warning("schedule: %d file(s) not in the cache yet; trying again later", missing)
+            if self._unshowable:  # what failed for want of a file may be there now
+                self._unshowable.clear()
+                self._wake.set()
+            gevent.sleep(PREFETCH_EVERY_S if missing else PREFETCH_EVERY_S * 6)
+
+    def _fetch_all(self, followed: Followed | None) -> int:
+        """Return how many of the schedule's items are not cached for a reason that may pass."""
+        waiting = 0
+        checked = {id(item): item for item in map(self._checked, self._items_of(followed)) if item}
+        for item in checked.values():
+            try:
+                self.cache.ensure_item(item, verify=True)
+            except FetchError as exc:
+                if exc.lasting:  # never there: the item is skipped when its turn comes
+                    log.warning("schedule: %s cannot be fetched: %s", _name(item), exc)
+                else:
+                    waiting += 1
+                    log.debug("schedule: %s not fetched yet: %s", _name(item), exc)
+        return waiting
+
+    @staticmethod
+    def _items_of(followed: Followed | None) -> list[Item]:
+        playlists = followed.schedule.playlists.values() if followed is not None else ()
         return [item for playlist in playlists for item in playlist.items]
 
     def _checked(self, item: Item) -> dict[str, Any] | None:
@@ -279,29 +362,19 @@ class Follower:
             self._items[item] = checked
         return self._items[item]
 
-    def _prefetch_soon(self) -> None:
-        if self._runner is None:
-            return  # not started: start() prefetches
-        if self._prefetcher is not None:
-            self._prefetcher.kill()
-        self._prefetcher = gevent.spawn(self._prefetch_forever)
 
-    def _prefetch_forever(self) -> None:
-        """Fetch (and check) every file the schedule may show; again later while one is missing."""
-        while True:
-            missing = 0
-            for item in {id(i): i for i in map(self._checked, self._all_items()) if i}.values():
-                try:
-                    self.cache.ensure_item(item, verify=True)
-                except FetchError as exc:
-                    missing += 1
-                    log.debug("schedule: prefetch of %s failed: %s", _name(item), exc)
-            if missing:
-                log.warning("schedule: %d item(s) not in the cache yet; trying again later", missing)
-            if self._unshowable:  # what failed for want of a file may be there now
-                self._unshowable.clear()
-                self._wake.set()
-            gevent.sleep(PREFETCH_EVERY_S if missing else PREFETCH_EVERY_S * 6)
+def _built(payload: Any) -> Followed | None:
+    """Return the schedule of a state's `schedule`; None (logged) when it cannot be followed."""
+    try:
+        document, zone = payload["document"], ZoneInfo(payload.get("timezone") or DEFAULT_TIMEZONE)
+        schedule = Schedule.from_dict(document, str(payload.get("title") or "schedule"))
+    except ScheduleInvalid as invalid:
+        log.warning("schedule %s refused, keeping the last good one: %s", _revision(payload), invalid)
+        return None
+    except (KeyError, TypeError, ValueError, AttributeError, ZoneInfoNotFoundError) as exc:
+        log.warning("schedule %s malformed, keeping the last good one: %r", _revision(payload), exc)
+        return None
+    return Followed(schedule, zone, _revision(payload), payload)
 
 
 def _seconds_until(slot: Slot | None, now: datetime) -> float:
@@ -311,8 +384,13 @@ def _seconds_until(slot: Slot | None, now: datetime) -> float:
 
 
 def _revision(payload: Any) -> str:
-    revision = payload.get("revision") if isinstance(payload, dict) else None
-    return str(revision)[:40] if revision else "?"
+    """Return the payload's revision; without one, the document's own checksum stands in for it."""
+    if not isinstance(payload, dict):
+        return "?"
+    if payload.get("revision"):
+        return str(payload["revision"])[:40]
+    document = json.dumps(payload.get("document"), sort_keys=True, default=str).encode()
+    return hashlib.sha256(document).hexdigest()[:16]
 
 
 def _name(item: dict[str, Any]) -> str:

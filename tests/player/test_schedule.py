@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -108,6 +110,13 @@ def panel_at(kiosk: KioskThread, cache: ContentCache, tmp_path: Path) -> Any:
     yield make
     for panel in made:
         panel.close()
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout:g} s for {what}"
+        time.sleep(0.05)
 
 
 def state(version: int, schedule: Any, show: Any = None) -> dict[str, Any]:
@@ -290,3 +299,64 @@ def test_schedule_items_and_screen_states_are_usage_events(tmp_path: Path) -> No
         ("shown", {"source": "schedule", "kind": "text", "lesson": False, "library": False, "part": 0}),
         ("screen", {"on": False, "part": 0, "reason": "schedule"}),  # the player stopped
     ]
+
+
+def test_a_new_schedule_waits_for_its_files_while_the_old_one_plays_on(
+    panel_at: Any, content_server: ContentServer, kiosk: KioskThread, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """As after a power cut mid-download: the new schedule's image cannot be fetched (the controller
+    is out of reach), so the old schedule plays on, and is the one a restart comes back to; once the
+    file can be had, the new one is followed."""
+    monkeypatch.setattr("player.schedule.PREPARE_RETRY_S", 0.1)
+    panel = panel_at("2026-12-07 08:00:05")
+    panel.follower.set(SCHEDULE)
+    image = {
+        "sha256": content_server.add(b"\x89PNG new slide", "image/png"),
+        "kind": "image",
+        "mime": "image/png",
+    }
+    newer = {
+        **SCHEDULE,
+        "revision": "r2",
+        "document": {**DOCUMENT, "playlists": [{"name": "утро", "items": [image]}]},
+    }
+    panel.follower.cache = ContentCache(tmp_path / "offline", "http://127.0.0.1:9", timeout=1.0, token="t")
+
+    assert panel.kiosk.call(panel.follower.set, newer).result(HTTP_TIMEOUT) is True
+    time.sleep(0.5)  # a few tries of the unreachable controller
+
+    assert (panel.follower.revision, panel.follower.pending.revision) == ("r1", "r2")
+    assert image["sha256"] in panel.follower.needed_files()  # the cache keeps what is being fetched
+    sent, _ = panel.step()
+    assert sent[0][1]["item"]["text"] == "Доброе утро!"  # the old schedule, whole
+    restarted = Follower(kiosk.kiosk, panel.follower.cache, StateFile(tmp_path / "schedule.json"), 3.0)
+    assert restarted.revision == "r1"
+
+    panel.follower.cache = ContentCache(
+        tmp_path / "cache", content_server.url, HTTP_TIMEOUT, content_server.token
+    )
+    wait_until(lambda: panel.follower.revision == "r2", "the new schedule, once its file is cached")
+    assert panel.follower.pending is None
+    assert (
+        Follower(kiosk.kiosk, panel.follower.cache, StateFile(tmp_path / "schedule.json"), 3.0).revision
+        == "r2"
+    )
+
+
+def test_a_new_schedule_whose_file_the_controller_does_not_have_is_followed_at_once(
+    panel_at: Any, monkeypatch: Any
+) -> None:
+    """A 404 will not pass by waiting: the schedule is followed, and that item is skipped in its turn."""
+    monkeypatch.setattr("player.schedule.PREPARE_RETRY_S", 0.1)
+    panel = panel_at("2026-12-07 08:00:05")
+    panel.follower.set(SCHEDULE)
+    missing = {"sha256": "0" * 64, "kind": "image", "mime": "image/png"}
+    playlist = {"name": "утро", "items": [missing, GREETING]}
+    newer = {**SCHEDULE, "revision": "r2", "document": {**DOCUMENT, "playlists": [playlist]}}
+
+    panel.kiosk.call(panel.follower.set, newer).result(HTTP_TIMEOUT)
+    wait_until(lambda: panel.follower.revision == "r2", "the new schedule")
+    sent, wait = panel.step()
+
+    assert sent == []  # the missing image's turn: nothing new on screen
+    assert wait == pytest.approx(10.0)  # until the greeting's turn, at 08:00:15
