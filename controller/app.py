@@ -51,7 +51,8 @@ def services() -> Services:
 def create_app(config: Mapping[str, Any] | None = None, config_file: Path | None = None) -> Flask:
     """Return a controller app whose settings are the defaults, `config_file`, the environment, `config`."""
     settings = load_config(config_file, dict(config or {}))
-    data_dir = Path(settings["data_dir"])
+    # Absolute: Flask's send_file takes a relative path as relative to the package, not to the cwd.
+    data_dir = Path(settings["data_dir"]).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     app = Flask(__name__)
     app.config.update(

@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from classcast.bundle import BundleError, BundleLimits, check_bundle, extract_bundle
-from controller.app import Services
-from controller.store import content
+from controller.app import Services, create_app
+from controller.store import content, orgs, panels
 from controller.store.content import ContentError
 from tests import bundles
 from tests.pdfs import solid_pdf
@@ -183,3 +183,33 @@ def test_one_file_is_stored_once_and_seen_only_by_its_schools(svc: Services, wor
     ]
     assert content.get_material(svc.db.read, shared["id"], world.school_b)["sha256"] == shared["sha256"]
     assert content.school_usage(svc.db.read, world.school_a) == first["size"]  # shared ones count for none
+
+
+def test_a_relative_data_folder_still_serves_panels_their_files(tmp_path: Path, monkeypatch: Any) -> None:
+    """`--data-dir var/controller` is taken from the working folder, not from the package's."""
+    monkeypatch.chdir(tmp_path)
+    app = create_app({"data_dir": "var/controller", "secure_cookies": False})
+    svc: Services = app.extensions["classcast"]
+    try:
+        school = svc.db.write(
+            lambda db: orgs.create_school(
+                db,
+                orgs.create_municipality(db, orgs.create_region(db, "54", "Область"), "Город"),
+                "Школа",
+                "Ш",
+            )
+        )
+        room = svc.db.write(orgs.create_room, school, "101")
+        _, token = svc.db.write(panels.enroll_panel, room, "Панель", "key")
+        picture = io.BytesIO()
+        Image.new("RGB", (8, 8), (1, 2, 3)).save(picture, format="PNG")
+        material = upload(svc, picture.getvalue(), school)
+        url = f"/api/panel/v1/content/{material['sha256']}"
+        with app.test_client().get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+            assert (
+                response.status_code == 200
+                and hashlib.sha256(response.data).hexdigest() == material["sha256"]
+            )
+        assert svc.data_dir == tmp_path / "var" / "controller"
+    finally:
+        svc.db.close()
