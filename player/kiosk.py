@@ -69,6 +69,7 @@ class Kiosk:
         self.alert: dict[str, Any] | None = None  # the alert to show over everything
         self.alert_shown: str | None = None  # the id of the alert the page last reported up
         self._alert_message: dict[str, Any] | None = None  # the last `alert` event, for pages to come
+        self._preloading: dict[str, Any] | None = None  # the last `preload` not yet shown
         self._pages: set[gevent.queue.Queue] = set()
         self._waiting: dict[str, list[gevent.event.AsyncResult]] = {}
         self.attached = gevent.event.Event()
@@ -100,11 +101,13 @@ class Kiosk:
         if view is not None:
             message["view"] = view
         self.current = {**(meta or {}), **message}
+        self._preloading = None
         return self._await_report(cast_id, "show", message, timeout)
 
     def preload(self, cast_id: str, item: dict[str, Any]) -> None:
         """Have the page load `item` off screen now: its `show` under `cast_id` then swaps it in at once."""
-        self._send("preload", {"cast_id": cast_id, "item": item})
+        self._preloading = {"cast_id": cast_id, "item": item}  # a page that attaches meanwhile gets it too
+        self._send("preload", self._preloading)
 
     def control(self, cast_id: str, view: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Return the page's report once it applied `view` to the cast on screen, or why it did not."""
@@ -132,7 +135,7 @@ class Kiosk:
         """Take the screen back to its idle look (the clock), and a page that attaches later too."""
         if self.shown is not None:
             self.on_screen(None)
-        self.current = self.shown = None
+        self.current = self.shown = self._preloading = None
         self._send("clear", {})
 
     def identify(self, card: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -242,6 +245,8 @@ class Kiosk:
                 yield _event("show", {key: self.current[key] for key in _SHOW_KEYS if key in self.current})
             if self._alert_message is not None:
                 yield _event("alert", self._alert_message)
+            if self._preloading is not None:
+                yield _event("preload", self._preloading)
             while True:
                 try:
                     yield _event(*page.get(timeout=_KEEPALIVE_S))

@@ -188,7 +188,8 @@ class Follower:
     def step(self) -> float:
         """Show what the schedule says now, set the screen; return the seconds until it may change."""
         with self._step_lock:
-            now = self._local_now()
+            began = self.clock()
+            now = self._local_now(began)
             slot = self.followed.schedule.at(now) if self.followed is not None else None
             self._set_power(slot)
             left = _seconds_until(slot, now)
@@ -202,13 +203,15 @@ class Follower:
                 if not self._show(entry):
                     return min(left, max(entry.remaining, 1.0))
             self._preload_next(slot, now, entry)
-            return min(left, entry.remaining)
+            # The show waited for the page's report: the item's end is that much nearer now (on the
+            # same clock the schedule is read by; a clock set meanwhile is caught at the next step).
+            return max(min(left, entry.remaining) - (self.clock() - began), 0.0)
 
     # --- one step's parts ------------------------------------------------------------------------------
 
-    def _local_now(self) -> datetime:
+    def _local_now(self, moment: float) -> datetime:
         zone = self.followed.zone if self.followed is not None else ZoneInfo(DEFAULT_TIMEZONE)
-        return datetime.fromtimestamp(self.clock(), zone).replace(tzinfo=None)
+        return datetime.fromtimestamp(moment, zone).replace(tzinfo=None)
 
     def _set_power(self, slot: Slot | None) -> None:
         """On by schedule, off outside its hours; a cast or an alert wakes it (reason `command`)."""

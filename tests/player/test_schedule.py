@@ -360,3 +360,22 @@ def test_a_new_schedule_whose_file_the_controller_does_not_have_is_followed_at_o
 
     assert sent == []  # the missing image's turn: nothing new on screen
     assert wait == pytest.approx(10.0)  # until the greeting's turn, at 08:00:15
+
+
+def test_a_page_that_attaches_between_two_items_is_sent_the_next_one_to_load_too(
+    panel_at: Any, kiosk: KioskThread
+) -> None:
+    """A reloaded or restarted browser would otherwise load the next item only when it is due."""
+    panel = panel_at("2026-12-07 08:00:30")
+    panel.follower.set(SCHEDULE)
+    panel.step()
+
+    late = EventStream(kiosk.url)
+    try:
+        blocks = [late.next_block() for _ in range(3)]
+    finally:
+        late.close()
+
+    assert blocks[0] == "retry: 1000\n"
+    assert sse_data(blocks[1], "show")["item"]["text"] == "Проветрите кабинет"
+    assert sse_data(blocks[2], "preload")["cast_id"] == "schedule:утро:0:2026-12-07T08:01:00.000"
