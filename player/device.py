@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from classcast import __version__
 
 
@@ -20,7 +18,7 @@ def facts(root: Path = Path("/")) -> dict[str, Any]:
         "serial": _first_line(root, "proc/device-tree/serial-number", "sys/class/dmi/id/product_serial")
         or _machine_id(root),
         "model": _first_line(root, "proc/device-tree/model", "sys/class/dmi/id/product_name"),
-        "mac": mac_address(),
+        "mac": mac_address(root),
         "os": _os_name(root),
         "player_version": __version__,
     }
@@ -55,14 +53,15 @@ def _os_name(root: Path) -> str | None:
     return None
 
 
-def mac_address() -> str | None:
+def mac_address(root: Path = Path("/")) -> str | None:
     """Return the MAC address of the first wired, else wireless, interface (the one on the sticker)."""
-    found = {
-        name: address.address.lower()
-        for name, addresses in psutil.net_if_addrs().items()
-        for address in addresses
-        if address.family == psutil.AF_LINK and address.address and address.address != "00:00:00:00:00:00"
-    }
+    # Read from sysfs rather than through psutil: the player needs it only to pair, and psutil was
+    # 0.9 MB of the running player's RSS (bench/player_memory.py). Loopback's is all zeros.
+    found = {}
+    for interface in (root / "sys/class/net").glob("*"):
+        address = _first_line(root, f"sys/class/net/{interface.name}/address")
+        if address and address != "00:00:00:00:00:00":
+            found[interface.name] = address.lower()
     for name in sorted(found, key=lambda n: (not n.startswith(("eth", "en")), not n.startswith("wl"), n)):
         return found[name]
     return None
