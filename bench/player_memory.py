@@ -14,11 +14,17 @@ a text card in turn every `--cast-every` seconds (three photos and three PDFs, r
 Peak: the highest sample; steady: the median of the window's last third. Chromium is not counted.
 
 The floor, in the same run: a bare Python process that loads what any Socket.IO player on gevent
-must load (gevent, monkey-patched, and python-socketio's client with its two transports, requests and
-websocket-client), read from outside the same way. With `--where`, the lines before the last say
-where the player's memory goes, in fresh processes: RSS and the bytes of Python objects (tracemalloc)
-after each step of the player's imports, and tracemalloc's top ten files. The last line holds the
-figures; issue 5 targets player RSS ≤ 40 MB (Chromium aside), which `met` checks against the peak.
+must load (gevent, monkey-patched, and python-socketio's client with websocket-client), read from
+outside the same way. python-engineio also loads requests when it can, and needs it for long-polling;
+a player that connects by WebSocket only can keep requests out, so the floor loads requests exactly
+when the player does (asked of a fresh process that imports the player; said on the `player:` line).
+
+With `--where`, the lines before the last say where the player's memory goes, in fresh processes:
+RSS and the bytes of Python objects (tracemalloc) after each step of the player's imports, and
+tracemalloc's top ten files; gevent's monkey-patching patch by patch; what the Socket.IO stack's
+parts (requests and its own among them) would add to a patched process, each alone; and the
+player's threads while it runs (each has a stack and may have a malloc arena). The last line holds
+the figures; issue 5 targets player RSS ≤ 40 MB (Chromium aside), which `met` checks against the peak.
 
     .venv/bin/python bench/player_memory.py [--seconds 60] [--cast-every 3] [--where]
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import os
 import shutil
 import signal
@@ -57,13 +64,23 @@ MB = 1_000_000  # the target's MB, as bench/agent_footprint.py's: 40 MB is 38.1 
 TARGET_RSS_MB = 40.0
 DISTINCT = 3  # photos and PDFs the memory bench casts in turn
 # What any Socket.IO client on gevent loads: nothing of ClassCast's. It waits until its stdin closes.
+# Its argument says whether to keep requests out, as the player may (python-engineio then loads none).
 FLOOR_CODE = """
+import sys
 from gevent import monkey
 monkey.patch_all()
-import sys, requests, socketio, websocket
+if sys.argv[1] == "without-requests":
+    sys.modules["requests"] = None
+import socketio, websocket
 socketio.Client()
 print("ready", flush=True)
 sys.stdin.read()
+"""
+# Whether the player, once imported as its daemon starts, has requests loaded.
+LOADS_REQUESTS_CODE = """
+import sys
+import player.__main__
+print("yes" if sys.modules.get("requests") is not None else "no")
 """
 # RSS (kB, from /proc) and the Python objects' bytes (tracemalloc, when asked: it costs RSS of its own)
 # after each step of the player's imports; then tracemalloc's top ten files.
@@ -78,19 +95,51 @@ step("python")
 from gevent import monkey
 monkey.patch_all()
 step("gevent.monkey.patch_all")
-for name in sys.argv[2:]:
+if sys.argv[2] == "without-requests":
+    sys.modules["requests"] = None
+for name in sys.argv[3:]:
     importlib.import_module(name)
     step(name)
 if tracemalloc.is_tracing():
     for stat in tracemalloc.take_snapshot().statistics("filename")[:10]:
         print("file", stat.size, stat.traceback[0].filename)
 """
+# The player's imports, in steps: the Socket.IO stack, then the player's own dependencies, then its modules.
 WHERE_STEPS = [
-    *("socketio", "requests", "websocket", "zmq.green", "sqlite3", "psutil", "segno"),
-    *("classcast.identity", "classcast.events", "classcast.journal", "agent.intake"),
+    *("socketio", "websocket", "zmq.green", "sqlite3"),
+    *("classcast.identity", "classcast.events", "classcast.journal", "agent.clock", "classcast.durable"),
     *("player.cache", "player.kiosk", "player.commands", "player.client", "player.usage"),
     *("player.pairing", "player.__main__"),
 ]
+# RSS (kB) after `import gevent.monkey`, then after each of patch_all's patches, in patch_all's order.
+PATCHES_CODE = """
+from gevent import monkey
+def step(name):
+    rss = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+    print(name, rss, flush=True)
+step("python+gevent.monkey")
+for name in ("os", "thread", "time", "socket", "select", "selectors", "ssl", "subprocess", "builtins",
+             "signal", "queue", "contextvars"):
+    getattr(monkey, "patch_" + name)()
+    step("patch_" + name)
+monkey.patch_all()
+step("patch_all")
+"""
+# What a package adds to a gevent-patched process, alone: RSS (kB) before, after. The Socket.IO stack's
+# parts, so that a client of another make can be weighed; "socketio" is taken without requests.
+ALONE_CODE = """
+import importlib, sys
+from gevent import monkey
+monkey.patch_all()
+def rss():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS"))
+before = rss()
+if sys.argv[1] == "socketio":
+    sys.modules["requests"] = None
+importlib.import_module(sys.argv[1])
+print(before, rss())
+"""
+ALONE = ("websocket", "socketio", "urllib3", "charset_normalizer", "idna", "certifi", "requests")
 
 
 # --- one real panel ----------------------------------------------------------------------------------
@@ -219,7 +268,14 @@ def _start_player(
 
 def _start_chromium(url: str, profile: Path, port: int) -> subprocess.Popen[bytes]:
     flags = [flag for flag in CHROMIUM_FLAGS if not flag.startswith("--window-size")]
-    argv = [CHROMIUM, *flags, f"--window-size={SCREEN[0]},{SCREEN[1]}", "--kiosk"]
+    # Headless, a full-screen (--kiosk) window takes the screen's size, which is 800×600 unless told.
+    argv = [
+        CHROMIUM,
+        *flags,
+        f"--window-size={SCREEN[0]},{SCREEN[1]}",
+        f"--screen-info={{{SCREEN[0]}x{SCREEN[1]}}}",
+    ]
+    argv.append("--kiosk")
     argv += [f"--remote-debugging-port={port}", f"--user-data-dir={profile}", url]
     # A session of its own: the browser and its helpers are stopped together, by the group's id.
     return subprocess.Popen(
@@ -351,10 +407,22 @@ def chromium_pss(panel: Panel) -> int:
     return total
 
 
-def floor_memory() -> Sample:
+def player_loads_requests() -> bool:
+    """Return whether the player has requests loaded once imported (python-engineio takes it if it can)."""
+    out = subprocess.run(
+        [sys.executable, "-c", LOADS_REQUESTS_CODE], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    return out.stdout.split()[-1] == "yes"
+
+
+def _stack(requests: bool) -> str:
+    return "with-requests" if requests else "without-requests"
+
+
+def floor_memory(requests: bool) -> Sample:
     """Return the memory of a bare process with gevent patched and the Socket.IO client loaded."""
     floor = subprocess.Popen(
-        [sys.executable, "-c", FLOOR_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        [sys.executable, "-c", FLOOR_CODE, _stack(requests)], stdin=subprocess.PIPE, stdout=subprocess.PIPE
     )
     assert floor.stdout is not None and floor.stdin is not None
     try:
@@ -370,15 +438,26 @@ def floor_memory() -> Sample:
     return max(readings)
 
 
+def threads(pid: int) -> list[str]:
+    """Return the names of a process's threads (each has its stack, and may have a malloc arena)."""
+    names = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            names.append((task / "comm").read_text().strip())
+        except OSError:  # a thread that ended meanwhile
+            pass
+    return sorted(names)
+
+
 class Step(NamedTuple):
     name: str  # what was imported
     rss_kb: int  # the process's RSS after it
     traced: int  # bytes of Python objects after it (0 without tracemalloc)
 
 
-def where_memory_goes() -> list[str]:
+def where_memory_goes(requests: bool) -> list[str]:
     """Return lines saying what each import step adds (RSS, Python objects) and the biggest packages."""
-    (clean, _), (traced, files) = _run_where("rss"), _run_where("tracemalloc")
+    (clean, _), (traced, files) = _run_where("rss", requests), _run_where("tracemalloc", requests)
     lines, rss_before, traced_before = [], 0, 0
     for step, objects in zip(clean, traced, strict=True):
         lines.append(
@@ -387,12 +466,12 @@ def where_memory_goes() -> list[str]:
         )
         rss_before, traced_before = step.rss_kb, objects.traced
     lines += [f"where: tracemalloc top: {_short(filename)} {size / MB:.2f} MB" for filename, size in files]
-    return lines
+    return lines + _patches() + _alone()
 
 
-def _run_where(mode: str) -> tuple[list[Step], list[tuple[str, int]]]:
+def _run_where(mode: str, requests: bool) -> tuple[list[Step], list[tuple[str, int]]]:
     """Return the child's import steps, and the bytes of Python objects by where they were allocated."""
-    command = [sys.executable, "-c", WHERE_CODE, mode, *WHERE_STEPS]
+    command = [sys.executable, "-c", WHERE_CODE, mode, _stack(requests), *WHERE_STEPS]
     out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
     steps, files = [], []
     for line in out.stdout.splitlines():
@@ -404,6 +483,30 @@ def _run_where(mode: str) -> tuple[list[Step], list[tuple[str, int]]]:
             size, filename = rest.split(" ", 1)
             files.append((filename, int(size)))
     return steps, files
+
+
+def _patches() -> list[str]:
+    """Return a line saying what each of gevent's patches adds to RSS, in patch_all's order."""
+    out = subprocess.run([sys.executable, "-c", PATCHES_CODE], capture_output=True, text=True, check=True)
+    steps = [(name, int(rss_kb)) for name, rss_kb in (line.split() for line in out.stdout.splitlines())]
+    added = [f"{name} +{(rss - before) / 1000:.1f}" for (_, before), (name, rss) in itertools.pairwise(steps)]
+    return [
+        f"where: gevent, patch by patch (RSS MB): {steps[0][0]} {steps[0][1] / 1000:.1f}; " + ", ".join(added)
+    ]
+
+
+def _alone() -> list[str]:
+    """Return a line saying what the Socket.IO stack's parts would add, each alone, to a patched process."""
+    added = []
+    for name in ALONE:
+        out = subprocess.run(
+            [sys.executable, "-c", ALONE_CODE, name], capture_output=True, text=True, check=True
+        )
+        before, after = (int(kb) for kb in out.stdout.split())
+        added.append(
+            f"{name}{' (without requests)' if name == 'socketio' else ''} +{(after - before) / 1000:.1f}"
+        )
+    return ["where: alone in a patched process (RSS MB): " + ", ".join(added)]
 
 
 def _short(filename: str) -> str:
@@ -424,22 +527,27 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("var/bench/player-memory"))
     args = parser.parse_args()
     load, started = os.getloadavg()[0], time.monotonic()
-    floor = floor_memory()
+    requests = player_loads_requests()
+    floor = floor_memory(requests)
     panel = Panel(args.data_dir)
     try:
         panel.start(distinct=DISTINCT)
         time.sleep(args.settle)
         samples, casts = watch_player(panel, args.seconds, args.cast_every)
         browser = chromium_pss(panel)
+        assert panel.player is not None
+        running = threads(panel.player.pid)
     finally:
         panel.stop()
     print(
-        f"player: {casts} casts shown; Chromium's processes, not counted: PSS {browser / MB:.0f} MB; "
+        f"player: {casts} casts shown; requests loaded, by the player and so by the floor: "
+        f"{'yes' if requests else 'no'}; Chromium's processes, not counted: PSS {browser / MB:.0f} MB; "
         f"logs in {panel.folder}",
         flush=True,
     )
     if args.where:
-        for line in where_memory_goes():
+        print(f"where: the player's threads, casting: {len(running)} ({', '.join(running)})", flush=True)
+        for line in where_memory_goes(requests):
             print(line, flush=True)
     print_figures(samples, casts, floor, load, time.monotonic() - started)
 

@@ -72,3 +72,22 @@ def test_cast_visible_prints_its_figures(tmp_path: Path) -> None:
     image_p99 = float(found["image_p99_ms"])
     assert found["met"] == ("yes" if image_p99 <= value["target_p99_ms"] else "no")
     assert lines[-2].startswith("the page's own report (shown_at, two frames on)")
+
+
+def test_schedule_frames_prints_its_figures(tmp_path: Path) -> None:
+    lines = run_bench(
+        "schedule_frames.py", "--seconds", "4", "--duration", "1", "--data-dir", str(tmp_path / "bench")
+    )
+    found = figures(lines[-1], "schedule_frames")
+    keys = ["transitions", "swaps_whole", "frames", "fps", "other_frames", "black", "idle", "mixed"]
+    keys += ["target_other", "late_p50_ms", "late_max_ms", "swap_gap_max_ms", "floor_frames", "floor_fps"]
+    value = numbers(found, [*keys, "floor_other"])
+    assert value["transitions"] > 0 and value["frames"] > value["transitions"], found
+    assert value["swaps_whole"] <= value["transitions"]
+    assert value["other_frames"] == value["black"] + value["idle"] + value["mixed"]
+    met = value["transitions"] > 0 and value["other_frames"] <= value["target_other"]
+    assert found["met"] == ("yes" if met else "no")
+    # A frame dropped under load is missing, not black: no black or idle frame between two scheduled
+    # images on any machine. Nor a false one in the floor's still image.
+    assert value["other_frames"] == 0, f"frames neither image between two images: {lines[-2]}"
+    assert value["floor_other"] == 0
