@@ -91,15 +91,18 @@ class Kiosk:
         timeout: float,
         view: dict[str, Any] | None = None,
         meta: dict[str, Any] | None = None,
+        start: float | None = None,
     ) -> dict[str, Any]:
         """Return the page's report once `item` is on screen: {"ok", "shown_at"} or an error answer.
 
-        `meta` rides along for `on_screen` (the schedule's {"source", "lesson"}); a video's report
-        also has its `length` in seconds.
+        `meta` rides along for `on_screen` (the schedule's {"source", "lesson"}); `start` has a video
+        begin that many seconds in. A video's report also has its `length` in seconds.
         """
         message: dict[str, Any] = {"cast_id": cast_id, "item": item}
         if view is not None:
             message["view"] = view
+        if start is not None:
+            message["start"] = round(start, 3)
         self.current = {**(meta or {}), **message}
         self._preloading = None
         return self._await_report(cast_id, "show", message, timeout)

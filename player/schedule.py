@@ -53,6 +53,7 @@ DEFAULT_TIMEZONE = "Europe/Moscow"
 WAKE_S = 30.0  # the longest sleep: a clock set meanwhile is noticed this late at most
 PREFETCH_EVERY_S = 600.0  # while a file the schedule needs is missing
 PREPARE_RETRY_S = 30.0  # the first wait before fetching a new schedule's missing files again (doubling)
+SEEK_FROM_S = 1.0  # a video shown this far into its turn starts there, not from its beginning
 _NUDGE_S = 0.001  # just past an item's end: the moment its successor starts
 _NO_PAGE = ("no_display", "timeout")  # the kiosk keeps the item and shows it once a page is there
 
@@ -66,6 +67,7 @@ class Entry:
     lesson: bool
     ref: Ref | None
     remaining: float  # seconds left at the moment asked
+    offset: float = 0.0  # seconds into the item at the moment asked
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ class Follower:
         name = slot.playlist.name[:40]
         cast_id = f"schedule:{name}:{position.index}:{start.isoformat(timespec='milliseconds')}"
         item = position.item
-        return Entry(cast_id, self._checked(item), item.lesson, item.ref, position.remaining)
+        return Entry(cast_id, self._checked(item), item.lesson, item.ref, position.remaining, position.offset)
 
     def _show(self, entry: Entry) -> bool:
         """Return whether the page shows the entry's item (replacing a cast that ended: no idle flash)."""
@@ -247,7 +249,9 @@ class Follower:
         if self._casting:  # a cast came while the file was fetched: it wins
             return False
         meta = {"source": "schedule", "lesson": entry.lesson}
-        answer = self.kiosk.show(entry.cast_id, entry.item, self.show_timeout, meta=meta)
+        # Come in mid-video (a restart, a cast that ended): from where the room's other panels are.
+        start = entry.offset if entry.item["kind"] == "video" and entry.offset >= SEEK_FROM_S else None
+        answer = self.kiosk.show(entry.cast_id, entry.item, self.show_timeout, meta=meta, start=start)
         if not answer.get("ok"):
             log.warning("schedule: %s not shown: %s", _name(entry.item), answer.get("error"))
             if answer.get("error") not in _NO_PAGE:

@@ -82,6 +82,10 @@ function loadVideo(item) {
   const showing = {
     element: video,
     length: () => (Number.isFinite(video.duration) ? video.duration : undefined),
+    // Into the video, as the room's other panels are (the schedule's item, come in late).
+    seek(seconds) {
+      if (!(seconds >= video.duration)) video.currentTime = seconds; // a duration not known: try
+    },
     play(run, replay) {
       if (!run) return video.pause();
       if (!video.paused || (video.ended && !replay)) return;
@@ -211,6 +215,7 @@ async function show(message) {
     dispose(showing.element);
     return report({ cast_id: castId, ok: false, error: "replaced", message: "another item was sent" });
   }
+  if (message.start && showing.seek) showing.seek(message.start);
   putOnStage(showing);
   delete document.body.dataset.page;
   current = { castId, item: message.item, view: DEFAULT_VIEW, showing };

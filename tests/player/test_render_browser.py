@@ -304,3 +304,23 @@ def test_alert_covers_the_cast_until_cleared(
 
     assert near(centre(screen), RED), centre(screen)
     assert screen.locator("#alert").is_hidden()
+
+
+def test_a_scheduled_video_come_in_late_starts_where_the_rooms_other_panels_are(
+    rig: Rig, screen: Page, run: Callable[..., dict[str, Any]]
+) -> None:
+    """The schedule's video shown 1.5 s into its turn (a restart, a cast that ended) begins there."""
+    content = rig.content
+    recorder = screen.context.new_page()
+    webm = base64.b64decode(recorder.evaluate(RECORD_WEBM, 3000))
+    recorder.close()
+    item = {"kind": "video", "sha256": content.add(webm, "video/webm"), "mime": "video/webm", "title": ""}
+    rig.ctx.cache.ensure_item(item)
+
+    answer = rig.kiosk.call(rig.kiosk.kiosk.show, "schedule:x:0:late", item, WAIT, None, None, 1.5).result(
+        WAIT
+    )
+
+    assert answer["ok"] is True, answer
+    assert video_state(screen)["time"] >= 1.5
+    assert near(centre(screen), VIDEO_GREEN), centre(screen)

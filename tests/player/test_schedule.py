@@ -254,6 +254,7 @@ def test_every_file_of_the_schedule_is_needed_and_a_video_lasts_its_length(
     sent, wait = panel.step(length=95.0)
 
     assert sent[0][1]["item"] == {**film, "sound": False}
+    assert sent[0][1]["start"] == 5.0  # 08:00:05: five seconds into its turn, as the room's other panels
     assert wait == pytest.approx(10.0)  # the playlist's 15 s as the step began
 
     panel.clock.set("2026-12-07 08:00:20")
