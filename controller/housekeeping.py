@@ -4,10 +4,10 @@ old contact attempts and remote actions."""
 from __future__ import annotations
 
 import logging
-
-import gevent
+from typing import NoReturn
 
 from controller.app import Services
+from controller.rounds import every
 from controller.store import audit, lifecycle, pairings, sessions
 
 log = logging.getLogger(__name__)
@@ -33,10 +33,5 @@ def tidy(svc: Services) -> tuple[int, int, int, int]:
     return events, expired, codes, traces
 
 
-def run_forever(svc: Services) -> None:
-    while True:
-        try:
-            tidy(svc)
-        except Exception:
-            log.exception("housekeeping failed; trying again at the next round")
-        gevent.sleep(EVERY_S)
+def run_forever(svc: Services) -> NoReturn:
+    every(EVERY_S, lambda: tidy(svc), "housekeeping")

@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as clock_time
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import gevent
 from sqlite_utils import Database
 
 from classcast.settings import SettingsError
 from controller.app import Services
+from controller.rounds import every
 from controller.store import incidents, lifecycle, panels
 
 log = logging.getLogger(__name__)
@@ -242,12 +242,6 @@ def check(svc: Services, now: float) -> list[tuple[int, str, str]]:
     return done
 
 
-def run_forever(svc: Services) -> None:
+def run_forever(svc: Services) -> NoReturn:
     """Look for incidents every monitor_interval_s, for as long as the controller runs."""
-    interval = svc.settings["monitor_interval_s"]
-    while True:
-        try:
-            check(svc, time.time())
-        except Exception:
-            log.exception("the panel monitor failed; trying again in %.0f s", interval)
-        gevent.sleep(interval)
+    every(svc.settings["monitor_interval_s"], lambda: check(svc, time.time()), "the panel monitor")

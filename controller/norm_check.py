@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
-import gevent
-
 from controller import journal, norms
+from controller.rounds import every
 from controller.timeutil import iso_from_unix
 from controller.upstream import UpstreamError, teacher_id
 
@@ -78,13 +77,8 @@ def run_once(svc: Any, today: date | None = None) -> int:
     return checked
 
 
-def run_forever(svc: Any) -> None:
-    while True:
-        try:
-            run_once(svc)
-        except Exception:
-            log.exception("screen-time norms: the check failed; trying again in an hour")
-        gevent.sleep(LOOK_EVERY_S)
+def run_forever(svc: Any) -> NoReturn:
+    every(LOOK_EVERY_S, lambda: run_once(svc), "the screen-time norms check")
 
 
 def _try(svc: Any, school_id: int, day: date) -> int:

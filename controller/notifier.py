@@ -18,17 +18,17 @@ import time
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import gevent
 import requests
 from sqlite_utils import Database
 
 from classcast.i18n import N_, Message
 from controller import monitor
 from controller.app import Services
+from controller.rounds import every
 from controller.timeutil import iso_from_unix
 
 log = logging.getLogger(__name__)
@@ -283,11 +283,6 @@ def mail(settings: dict[str, Any], message: EmailMessage, recipients: list[str])
         log.warning("the SMTP server refused %d of %d recipients", len(refused), len(recipients))
 
 
-def run_forever(svc: Services) -> None:
+def run_forever(svc: Services) -> NoReturn:
     """Send due messages every few seconds, for as long as the controller runs."""
-    while True:
-        try:
-            send_due(svc)
-        except Exception:
-            log.exception("the notifier failed; trying again in %.0f s", POLL_S)
-        gevent.sleep(POLL_S)
+    every(POLL_S, lambda: send_due(svc), "the notifier")

@@ -14,10 +14,9 @@ import re
 import time
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-import gevent
-
+from controller.rounds import every
 from controller.stats import export
 from controller.stats.period import Period, monday
 from controller.stats.tally import Node
@@ -84,13 +83,8 @@ def run_once(svc: Any, now: float | None = None) -> list[Path] | None:
     return files
 
 
-def run_forever(svc: Any) -> None:
-    while True:
-        try:
-            run_once(svc)
-        except Exception:
-            log.exception("usage reports failed; trying again in an hour")
-        gevent.sleep(LOOK_EVERY_S)
+def run_forever(svc: Any) -> NoReturn:
+    every(LOOK_EVERY_S, lambda: run_once(svc), "the scheduled usage reports")
 
 
 def _record(db: Any, now: float, period: Period, files: int, error: str | None) -> None:
