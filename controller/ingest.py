@@ -378,12 +378,12 @@ def _store_if_registered(
     assert arrival.batch is not None  # parsed before it is stored
     if panel_id not in receivers:
         row = db.conn.execute(
-            "SELECT p.state, s.timezone, p.health_at FROM panel AS p"
+            "SELECT p.state, s.timezone, p.health_at, p.screen_at FROM panel AS p"
             " JOIN school AS s ON s.id = p.school_id WHERE p.id = ?",
             [panel_id],
         ).fetchone()
         active = row is not None and row[0] == "active"
-        receivers[panel_id] = telemetry.Receiver(panel_id, row[1], row[2]) if active else None
+        receivers[panel_id] = telemetry.Receiver(panel_id, row[1], row[2], row[3]) if active else None
     receiver = receivers[panel_id]
     if receiver is None:
         lifecycle.record_refused_panel(db, panel_id, "telemetry", arrival.address)

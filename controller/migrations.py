@@ -507,3 +507,12 @@ def _m0010(db: sqlite_utils.Database) -> None:
             uploaded_by INTEGER REFERENCES user(id), uploaded_at TEXT NOT NULL,
             PRIMARY KEY (school_id, name)) WITHOUT ROWID"""
     )
+
+
+@migrations(name="0011_panel_screen_state")
+def _m0011(db: sqlite_utils.Database) -> None:
+    # The display's power as the panel last reported it (a `screen` usage event): on, or off, and why
+    # (the schedule, a command, a fault), so school IT tells a screen off on purpose from a broken one.
+    db.execute("ALTER TABLE panel ADD COLUMN screen_on INTEGER")
+    db.execute("ALTER TABLE panel ADD COLUMN screen_reason TEXT")
+    db.execute("ALTER TABLE panel ADD COLUMN screen_at REAL")

@@ -90,6 +90,23 @@ def _gib(name: str) -> Callable[[dict[str, Any], Translate], Cell]:
     return lambda row, tr: None if row.get(name) is None else round(row[name] / GIB, 2)
 
 
+_SCREEN_WORDS = {
+    "on": N_("включён"),
+    "schedule": N_("выключен по расписанию"),
+    "command": N_("выключен по команде"),
+    "fault": N_("не управляется: неисправность"),
+}
+
+
+def _screen(row: dict[str, Any], tr: Translate) -> Cell:
+    """The display's power as the panel last reported it, in the words of the registry page."""
+    if row.get("screen_reason") == "fault":
+        return tr(_SCREEN_WORDS["fault"])
+    if row.get("screen_on") is None:
+        return None
+    return tr(_SCREEN_WORDS["on" if row["screen_on"] else row.get("screen_reason") or "command"])
+
+
 def _refused(row: dict[str, Any], tr: Translate) -> Cell:
     return row["refused"] if row["state"] in ("revoked", "decommissioned") else None
 
@@ -120,6 +137,7 @@ REGISTRY_COLUMNS: tuple[Column, ...] = (
     Column(N_("Пониженное напряжение сейчас"), 13, _yes_no("undervoltage_now")),
     Column(N_("Пониженное напряжение замечено"), 17, _time("undervoltage_seen_at")),
     Column(N_("Дисплей подключён"), 11, _yes_no("display_connected")),
+    Column(N_("Экран"), 22, _screen),
     Column(N_("Клон замечен"), 17, _time("clone_seen_at")),
     Column(N_("Попыток связи после отзыва"), 11, _refused),
     Column(N_("Заменена панелью (ID)"), 11, _field("replaced_by")),

@@ -37,7 +37,8 @@ _PANEL_SQL = """SELECT p.id, p.name, p.school_id, s.short_name AS school, s.name
         p.model, p.serial, p.mac, p.os, p.player_version, p.agent_version, p.created_at, p.paired_at,
         p.last_seen_at, p.last_address, p.state, {status} AS status, p.health_at, p.temperature_c,
         p.disk_free_bytes, p.disk_total_bytes, p.undervoltage_now, p.undervoltage_seen_at,
-        p.display_connected, p.clone_seen_at, p.replaced_by, p.revoked_at, p.decommissioned_at,
+        p.display_connected, p.screen_on, p.screen_reason, p.screen_at, p.clone_seen_at, p.replaced_by,
+        p.revoked_at, p.decommissioned_at,
         coalesce(c.refused, 0) AS refused, c.refused_last_at
     FROM panel p JOIN school s ON s.id = p.school_id JOIN municipality m ON m.id = s.municipality_id
     LEFT JOIN room r ON r.id = p.room_id
@@ -65,7 +66,16 @@ SORTS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "disk_total_bytes": lambda row: row["disk_total_bytes"],
     "undervoltage_seen_at": lambda row: row["undervoltage_seen_at"],
     "display_connected": lambda row: row["display_connected"],
+    # At fault first, then off by command, off by schedule, on: what needs a look comes first.
+    "screen": lambda row: _SCREEN_ORDER.get((row["screen_on"], row["screen_reason"])),
     "refused": lambda row: row["refused"] or None,
+}
+_SCREEN_ORDER = {
+    (None, "fault"): 0,
+    (0, "command"): 1,
+    (0, "schedule"): 2,
+    (1, "schedule"): 3,
+    (1, "command"): 3,
 }
 # The fields the text search looks in.
 _SEARCHED = ("name", "serial", "mac", "room", "school", "school_name", "municipality", "model")

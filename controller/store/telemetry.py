@@ -43,12 +43,13 @@ class Receiver:
     """What ingest knows of the panel a batch came from, read inside the transaction that stores it.
 
     Ingest reads it once for all the panel's batches committed together; `store_batch` keeps
-    `health_at` up to date as it stores them.
+    `health_at` and `screen_at` up to date as it stores them.
     """
 
     panel_id: int
     timezone: str
     health_at: float | None
+    screen_at: float | None = None
     seen_at: str = field(default_factory=now_iso)
 
 
@@ -87,6 +88,7 @@ def store_batch(
     facts = {"last_seen_at": panel.seen_at, **_panel_facts(panel, latest)}
     db.conn.execute(*_panel_update(panel.panel_id, facts))
     panel.health_at = facts.get("health_at", panel.health_at)
+    panel.screen_at = facts.get("screen_at", panel.screen_at)
     result.stored = len(fresh)
     synced = [when for when, event in zip(times, fresh, strict=True) if event.clock_synced]
     result.newest_synced = max(synced) if synced else None
@@ -339,7 +341,14 @@ def _panel_facts(panel: Receiver, latest: dict[str, Any]) -> dict[str, Any]:
             facts = {}
     if (inventory := latest.get("inventory")) is not None and inventory.data.agent_version:
         facts["agent_version"] = inventory.data.agent_version[:40]
-    return facts
+    return facts | _screen_facts(panel, latest.get("screen"))
+
+
+def _screen_facts(panel: Receiver, screen: Any) -> dict[str, Any]:
+    """Return the display's power as the newest `screen` event tells it (not one older than what is kept)."""
+    if screen is None or (panel.screen_at is not None and panel.screen_at > screen.time):
+        return {}
+    return {"screen_on": screen.data.on, "screen_reason": screen.data.reason, "screen_at": screen.time}
 
 
 def _panel_update(panel_id: int, facts: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -374,13 +383,13 @@ def store_events(
 ) -> BatchResult:
     """Store `events` (in their wire form) of one panel as one batch, as ingest would: for seeding."""
     row = db.conn.execute(
-        "SELECT s.timezone, p.health_at FROM panel AS p JOIN school AS s ON s.id = p.school_id"
+        "SELECT s.timezone, p.health_at, p.screen_at FROM panel AS p JOIN school AS s ON s.id = p.school_id"
         " WHERE p.id = ?",
         [panel_id],
     ).fetchone()
     batch = Batch(seq=0, events=[msgspec.Raw(msgspec.json.encode(event)) for event in events])
     received_at = time.time() if received_at is None else received_at
-    return store_batch(db, Receiver(panel_id, row[0], row[1]), batch, received_at)
+    return store_batch(db, Receiver(panel_id, row[0], row[1], row[2]), batch, received_at)
 
 
 def count_events(db: Database, event_type: str | None = None) -> int:

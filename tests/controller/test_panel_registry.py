@@ -346,7 +346,7 @@ def test_the_xlsx_export_has_the_documented_columns_and_keeps_formulas_as_text(
     app: Flask, svc: Services, fleet: Fleet
 ) -> None:
     columns = documented_columns()
-    assert len(columns) == 23 and columns[0] == "ID панели" and "Температура, °C" in columns
+    assert len(columns) == 24 and columns[0] == "ID панели" and "Температура, °C" in columns
     response = as_user(app, "it_a").get("/api/exports/panels", query_string={"format": "xlsx"})
     sheet = xlsx_of(response).active
     rows = list(sheet.iter_rows())
@@ -362,6 +362,7 @@ def test_the_xlsx_export_has_the_documented_columns_and_keeps_formulas_as_text(
     assert board["Свободно на диске, ГБ"].value == 3.1 and board["Объём диска, ГБ"].value == 29.7
     assert board["Состояние"].value == "в сети" and by_id[fleet["a3"]]["Состояние"].value == "молчит"
     assert board["Дисплей подключён"].value == "да" and board["Пониженное напряжение сейчас"].value == "нет"
+    assert board["Экран"].value is None  # no `screen` event from it yet: unknown, not "off"
     school_time = datetime.fromtimestamp(NOW - 60, ZoneInfo("Asia/Novosibirsk")).replace(tzinfo=None)
     assert board["Последняя связь"].is_date
     assert board["Последняя связь"].value == school_time.replace(microsecond=0)

@@ -246,3 +246,47 @@ def test_a_batch_that_cannot_be_stored_is_rolled_back_alone(svc: Services, world
     )
     (again,) = svc.db.write(_check_and_store_all, [arrival(panel_b, range(1, 4))], when + 120)
     assert (again.stored, again.duplicates) == (3, 0)
+
+
+def test_the_panels_row_keeps_its_screens_latest_state_and_why(svc: Services, world: World) -> None:
+    """Off by the schedule is kept as such, a fault as a fault; a report replayed late changes nothing."""
+
+    def screen() -> tuple[Any, ...]:
+        sql = "SELECT screen_on, screen_reason, screen_at FROM panel WHERE id = ?"
+        return tuple(svc.db.read.execute(sql, [world.panel_a]).fetchone())
+
+    assert screen() == (None, None, None)
+    store(svc, world, [event(1, "screen", at("2026-11-23 18:00"), {"on": True, "duration_s": 36000.0})])
+    assert screen() == (1, None, at("2026-11-23 18:00"))  # an older player's report: on, no reason given
+
+    store(
+        svc,
+        world,
+        [
+            event(
+                2, "screen", at("2026-11-23 08:00"), {"on": True, "duration_s": 60.0, "reason": "schedule"}
+            ),
+            event(
+                3, "screen", at("2026-11-23 19:00"), {"on": False, "duration_s": 300.0, "reason": "schedule"}
+            ),
+        ],
+    )
+    assert screen() == (0, "schedule", at("2026-11-23 19:00"))
+
+    fault = {"duration_s": 300.0, "part": 1, "reason": "fault"}
+    receiver = Receiver(world.panel_a, "Europe/Moscow", None, at("2026-11-23 19:00"))
+    body = json.dumps({"seq": 2, "events": [event(4, "screen", at("2026-11-23 20:00"), fault)]}).encode()
+    parsed = parse_batch([TELEMETRY_PROTOCOL, FRAME_BATCH, body])
+    svc.db.write(telemetry.store_batch, receiver, parsed, at("2026-11-23 20:00"))
+    assert screen() == (None, "fault", at("2026-11-23 20:00"))
+
+    late = Receiver(world.panel_a, "Europe/Moscow", None, at("2026-11-23 20:00"))
+    old = {"on": True, "duration_s": 60.0, "reason": "schedule"}
+    body = json.dumps({"seq": 3, "events": [event(5, "screen", at("2026-11-23 12:00"), old)]}).encode()
+    svc.db.write(
+        telemetry.store_batch,
+        late,
+        parse_batch([TELEMETRY_PROTOCOL, FRAME_BATCH, body]),
+        at("2026-11-23 20:01"),
+    )
+    assert screen() == (None, "fault", at("2026-11-23 20:00"))  # the spool's old report came after

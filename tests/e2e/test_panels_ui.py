@@ -73,11 +73,12 @@ def seed(data_dir: Path) -> None:
             serial="SN-0001", mac="dc:a6:32:00:01:01", model="Raspberry Pi 4 Model B", os="Debian 12",
             player_version="1.10.0", agent_version="1.9.2", temperature_c=54.0,
             disk_free_bytes=int(3.1 * GIB), disk_total_bytes=int(29.7 * GIB), undervoltage_now=0,
-            display_connected=1,
+            display_connected=1, screen_on=0, screen_reason="schedule", screen_at=time.time() - 120,
         )  # fmt: skip
         _panel(
             db, school, room_102, "Проектор 102", 2 * DAY, "key-projector".ljust(40, "x"), serial="SN-0002",
-            temperature_c=71.0, undervoltage_now=1, display_connected=0,
+            temperature_c=71.0, undervoltage_now=1, display_connected=0, screen_reason="fault",
+            screen_at=time.time() - 2 * DAY,
         )  # fmt: skip
         _panel(db, school, room_101, "Старая панель", 40 * DAY, "key-old".ljust(40, "x"), serial="SN-0003")
         revoked = _panel(db, school, room_102, "Отозванная", 5 * DAY, "key-revoked".ljust(40, "x"))
@@ -145,9 +146,12 @@ def test_school_it_reads_filters_sorts_exports_and_manages_the_panels(
     board = row(page, "Доска 101")
     for text in ("в сети", "Кабинет 101", "SN-0001", "1.10.0", "54 °C", "3,1 ГБ из 29,7 ГБ", "да"):
         expect(board).to_contain_text(text)
+    # Off on purpose is told from broken: the screen as the panel last reported it.
+    expect(board.locator('td[data-label="Экран"]')).to_have_text("выключен по расписанию")
     projector = row(page, "Проектор 102")
     for text in ("не в сети", "позавчера", "71 °C", "да, сейчас", "нет"):
         expect(projector).to_contain_text(text)
+    expect(projector.locator('td[data-label="Экран"]')).to_have_text("не управляется: неисправность")
     expect(row(page, "Старая панель")).to_contain_text("молчит")
     expect(row(page, "Отозванная")).to_contain_text("отозвана")
     expect(row(page, "Отозванная").locator('td[data-label="Попыток после отзыва"]')).to_have_text("4")
@@ -187,7 +191,11 @@ def test_school_it_reads_filters_sorts_exports_and_manages_the_panels(
     sheet = openpyxl.load_workbook(saved).active
     table = [[cell.value for cell in line] for line in sheet.iter_rows()]
     assert table[0][:5] == ["ID панели", "Муниципалитет", "Школа", "Кабинет", "Имя панели"]
-    assert len(table[0]) == 23 and "Температура, °C" in table[0]
+    assert len(table[0]) == 24 and "Температура, °C" in table[0]
+    assert {line[4]: line[table[0].index("Экран")] for line in table[1:3]} == {
+        "Проектор 102": "не управляется: неисправность",
+        "Доска 101": "выключен по расписанию",
+    }
     assert [line[4] for line in table[1:3]] == ["Проектор 102", "Доска 101"]
     assert len(table) == 5 and OTHER not in {line[4] for line in table}
 

@@ -13,6 +13,7 @@ import {
   diskText,
   oneDecimal,
   refusedText,
+  screenText,
   statusBadge,
   timeCell,
   undervoltageText,
@@ -38,6 +39,7 @@ const T = {
     disk: _("Свободно на диске"),
     undervoltage: _("Пониженное напряжение"),
     display_connected: _("Дисплей подключён"),
+    screen: _("Экран"),
     clone_seen_at: _("Второе устройство замечено"),
     refused: _("Попыток связи после отзыва"),
     replaced_by: _("Заменена панелью"),
@@ -115,6 +117,8 @@ function factValue(panel, key) {
       return undervoltageText(panel);
     case "display_connected":
       return yesNo(panel.display_connected);
+    case "screen":
+      return panel.screen_at ? `${screenText(panel)} (${ago(panel.screen_at)})` : "";
     case "refused":
       return refusedText(panel);
     case "replaced_by":

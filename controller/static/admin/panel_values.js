@@ -22,6 +22,12 @@ export const T = {
   celsius: (value) => _("%(value)s °C", { value }),
   gib: (value) => _("%(value)s ГБ", { value }),
   freeOf: (free, total) => _("%(free)s из %(total)s", { free, total }),
+  screen: {
+    on: _("включён"),
+    schedule: _("выключен по расписанию"),
+    command: _("выключен по команде"),
+    fault: _("не управляется: неисправность"),
+  },
   undervoltageNow: _("да, сейчас"),
   undervoltageSeen: (when) => _("было %(when)s", { when }),
   clone: _("клон"),
@@ -99,6 +105,13 @@ export function undervoltageText(row) {
   if (row.undervoltage_now) return T.undervoltageNow;
   if (row.undervoltage_seen_at) return T.undervoltageSeen(ago(row.undervoltage_seen_at));
   return row.undervoltage_now === null || row.undervoltage_now === undefined ? "" : T.no;
+}
+
+/** The display's power as the panel last reported it: off by the schedule is no fault, and says so. */
+export function screenText(row) {
+  if (row.screen_reason === "fault") return T.screen.fault;
+  if (row.screen_on === null || row.screen_on === undefined) return "";
+  return row.screen_on ? T.screen.on : T.screen[row.screen_reason] || T.screen.command;
 }
 
 export function refusedText(row) {

@@ -17,6 +17,7 @@ import {
   lastSeenText,
   nameCell,
   refusedText,
+  screenText,
   statusBadge,
   timeCell,
   undervoltageText,
@@ -47,6 +48,7 @@ const T = {
     disk_free_bytes: _("Свободно на диске"),
     undervoltage_seen_at: _("Пониженное напряжение"),
     display_connected: _("Дисплей"),
+    screen: _("Экран"),
     refused: _("Попыток после отзыва"),
   },
   details: _("Подробнее"),
@@ -116,6 +118,7 @@ function columns() {
       sortValue: (row) => (row.undervoltage_now ? Infinity : row.undervoltage_seen_at),
     },
     { key: "display_connected", text: (row) => yesNo(row.display_connected) },
+    { key: "screen", text: screenText, cell: (row) => timeCell(row.screen_at, screenText(row)) },
     { key: "refused", text: refusedText, sortValue: (row) => (refusedText(row) ? row.refused : null) },
   );
   return list.map((column) => ({ ...column, label: T.column[column.key] }));
