@@ -20,6 +20,7 @@ from typing import Any
 import openpyxl
 
 from classcast.i18n import N_, Message
+from controller import timeutil
 from controller.import_columns import HEADINGS, ROLE_WORDS, heading_key, name_key
 from controller.store import registry, users
 
@@ -49,7 +50,7 @@ MAX_ROWS = 200_000
 MAX_COLUMNS = 60
 SCHOOL_ROLES = ("teacher", "school_it")
 STAFF_ROLES = (*SCHOOL_ROLES, "municipal")
-DEFAULT_TIMEZONE = "Europe/Moscow"
+DEFAULT_TIMEZONE = timeutil.DEFAULT_TIMEZONE
 REQUIRED = N_("Обязательное поле.")
 
 # (rows read so far, rows in the file if known): called every PROGRESS_EVERY rows while reading.

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from classcast.i18n import N_
 from controller import norms
 from controller.casting import CastError
-from controller.monitor import DEFAULT_TIMEZONE
+from controller.timeutil import zone_of
 from controller.upstream import UpstreamError, teacher_id
 
 TIMETABLE = "/api/v1/teachers/{teacher}/timetable"
@@ -64,10 +64,7 @@ def current_room(svc: Any, user: dict[str, Any]) -> int:
 def school_zone(svc: Any, school_id: int) -> ZoneInfo:
     """Return the school's time zone (the default one if it names none that is known)."""
     row = svc.db.read.execute("SELECT timezone FROM school WHERE id = ?", [school_id]).fetchone()
-    try:
-        return ZoneInfo((row and row[0]) or DEFAULT_TIMEZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TIMEZONE)
+    return zone_of(row and row[0])
 
 
 def room_ids(svc: Any, school_id: int) -> dict[str, int]:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from datetime import time as clock_time
 from typing import Any, NoReturn
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlite_utils import Database
 
@@ -25,6 +24,7 @@ from classcast.settings import SettingsError
 from controller.app import Services
 from controller.rounds import every
 from controller.store import incidents, lifecycle, panels
+from controller.timeutil import zone_of
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,6 @@ LOW_DISK_HYSTERESIS = 0.10  # a panel short of disk is resolved at the alert lev
 STALE_HEALTH_FACTOR = 3  # health older than this many offline thresholds is not judged
 MONITORED = ("offline", "overheat", "low_disk", "undervoltage")  # the kinds this module opens
 _MONITORED_SQL = ", ".join(f"'{kind}'" for kind in MONITORED)
-DEFAULT_TIMEZONE = "Europe/Moscow"  # the school table's default, for a zone the system does not know
 
 
 def channels(settings: dict[str, Any]) -> tuple[str, ...]:
@@ -62,7 +61,7 @@ class SchoolHours:
 
     def contains(self, now: float, timezone: str) -> bool:
         """Return whether the unix time `now` falls in school hours in the IANA zone `timezone`."""
-        local = datetime.fromtimestamp(now, _zone(timezone))
+        local = datetime.fromtimestamp(now, zone_of(timezone))
         if local.isoweekday() not in self.days:
             return False
         moment = local.time().replace(tzinfo=None)
@@ -107,14 +106,6 @@ def parse_days(text: str) -> frozenset[int]:
             )
         days.update(range(first, last + 1))
     return frozenset(days)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        log.warning("unknown time zone %r of a school; using %s", name, DEFAULT_TIMEZONE)
-        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 @dataclass(frozen=True)

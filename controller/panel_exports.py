@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import openpyxl
 from openpyxl.cell import WriteOnlyCell
@@ -30,6 +29,7 @@ from openpyxl.utils import get_column_letter
 from classcast.i18n import N_
 from controller.exports import FORMATS as FORMATS  # the same two formats as the list exports
 from controller.exports import sheet_title
+from controller.timeutil import zone_of
 
 Cell = str | int | float | datetime | None
 Translate = Callable[[str], str]
@@ -38,7 +38,6 @@ Translate = Callable[[str], str]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 GIB = 1024**3
 # Where no school is known (a device nobody registered), times are written in Moscow time.
-DEFAULT_TIMEZONE = "Europe/Moscow"
 _TIME_FORMAT = "DD.MM.YYYY HH:MM"  # XLSX
 _CSV_TIME_FORMAT = "%d.%m.%Y %H:%M"  # what Russian Excel reads back as a date and time
 
@@ -155,11 +154,7 @@ def local_time(value: str | float | None, timezone: str | None) -> datetime | No
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     else:
         moment = datetime.fromtimestamp(float(value), UTC)
-    try:
-        zone = ZoneInfo(timezone or DEFAULT_TIMEZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo(DEFAULT_TIMEZONE)
-    return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
+    return moment.astimezone(zone_of(timezone)).replace(tzinfo=None, microsecond=0)
 
 
 def table(title: str, columns: Sequence[Column], rows: Sequence[dict[str, Any]], tr: Translate) -> Sheet:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlite_utils import Database
 
-from controller.timeutil import now_iso
-
-DEFAULT_TIMEZONE = "Europe/Moscow"  # the school table's default, for a name the system does not know
+from controller.timeutil import now_iso, zone_of
 
 
 def room_schedule(db: Database, room_id: int) -> dict[str, Any] | None:
@@ -83,15 +80,6 @@ def for_panel(db: Database, panel_id: int) -> dict[str, Any] | None:
     return {
         "revision": revision,
         "title": title,
-        "timezone": _zone_name(timezone),
+        "timezone": zone_of(timezone).key,  # one a panel can use
         "document": json.loads(document),
     }
-
-
-def _zone_name(name: str | None) -> str:
-    # The registry checks a school's zone when it is written; a panel must never get one it cannot use.
-    try:
-        ZoneInfo(name or DEFAULT_TIMEZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return DEFAULT_TIMEZONE
-    return name or DEFAULT_TIMEZONE
