@@ -89,13 +89,15 @@ def _scope_arg() -> tuple[str | None, int | None]:
 
 
 def attachment(kind: str, name: str, file_format: str) -> str:
-    """Return a Content-Disposition naming the file in the user's language (RFC 5987), ASCII beside it."""
+    """Return a Content-Disposition for an export: its name and today's date, ASCII beside it."""
     day = time.strftime("%Y-%m-%d")
     readable = re.sub(r'[\\/:*?"<>|\x00-\x1f\x7f]+', " ", f"{name} {day}").strip()
-    fallback = f"classcast-{kind}-{day}.{file_format}"
-    return (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(f'{readable}.{file_format}', safe='')}"
-    )
+    return disposition(f"{readable}.{file_format}", f"classcast-{kind}-{day}.{file_format}")
+
+
+def disposition(name: str, fallback: str) -> str:
+    """Return a Content-Disposition naming the file `name` in any language (RFC 5987), `fallback` in ASCII."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def _let_others_run(done: int, total: int | None) -> None:

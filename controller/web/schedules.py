@@ -11,7 +11,6 @@ import logging
 import re
 from datetime import date, datetime
 from typing import Any
-from urllib.parse import quote
 
 import gevent
 from flask import Blueprint, Response, g, request
@@ -25,6 +24,7 @@ from controller.journal import school_zone
 from controller.store import audit, panels
 from controller.store import schedules as store
 from controller.web.auth import current_user
+from controller.web.exports import disposition
 from controller.web.guard import guarded
 from controller.web.panels import send_state
 from controller.web.security import check_csrf
@@ -157,6 +157,5 @@ def _resend(room_id: int) -> None:
 
 
 def _disposition(name: str) -> str:
-    """Return a Content-Disposition naming the file as uploaded (RFC 5987), an ASCII name beside it."""
-    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "schedule.yaml"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    """Return a Content-Disposition naming the file as uploaded, an ASCII name beside it."""
+    return disposition(name, re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_") or "schedule.yaml")
